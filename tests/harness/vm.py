@@ -81,12 +81,19 @@ class GuestCommandError(AssertionError):
 
 class VM:
     def __init__(self, workdir, pmem_size=GIB, disks=(GIB,), mem_mb=2048, smp=2,
-                 pmem_file=None, disk_files=None, name="vm"):
+                 pmem_file=None, disk_files=None, name="vm", pmem_mode="fsdax"):
         """pmem_size: usable bytes of the emulated nvdimm region (multiple of
         16 MiB).  disks: a size in bytes per virtio disk (created sparse if
-        the file does not exist).  Files live in workdir unless given."""
+        the file does not exist).  Files live in workdir unless given.
+        pmem_mode: "fsdax" gives the block device /dev/pmem0 (queue/dax = 1),
+        "devdax" the character device /dev/dax0.0 (mmap only; msync on it
+        fails with EINVAL).  vm.pmem_dev names the one in use."""
         if pmem_size % PMEM_ALIGN:
             raise ValueError(f"pmem_size must be a multiple of 16 MiB, got {pmem_size}")
+        if pmem_mode not in ("fsdax", "devdax"):
+            raise ValueError(f"pmem_mode must be fsdax or devdax, got {pmem_mode!r}")
+        self.pmem_mode = pmem_mode
+        self.pmem_dev = "/dev/pmem0" if pmem_mode == "fsdax" else "/dev/dax0.0"
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -139,7 +146,7 @@ class VM:
             raise VMError("pmem data offset unknown: boot the VM once first") from None
 
     def read_pmem(self, offset, length):
-        """Read /dev/pmem0 bytes from the host file (VM may be down)."""
+        """Read pmem device bytes from the host file (VM may be down)."""
         with open(self.pmem_path, "rb") as f:
             f.seek(self.pmem_data_offset + offset)
             return f.read(length)
@@ -271,29 +278,38 @@ class VM:
         self.crash()
         raise VMError("QEMU did not open the agent socket in time")
 
+    def _wait_for(self, path, what):
+        self.run(f"for i in $(seq 100); do [ -e {path} ] && exit 0; sleep 0.1; done; "
+                 f"echo 'no {path} {what}'; exit 1", timeout=60)
+
     def _setup_pmem(self):
-        self.run("modprobe -a virtio_blk nfit nd_pmem dax_pmem", timeout=60)
-        self.run("for i in $(seq 100); do [ -b /dev/pmem0 ] && exit 0; sleep 0.1; done; "
-                 "echo 'no /dev/pmem0'; exit 1", timeout=60)
-        dax = self.run("cat /sys/block/pmem0/queue/dax").stdout.strip()
-        if dax != "1":
-            self.run("ndctl create-namespace -f -e namespace0.0 -m fsdax --map=mem -a 2M",
-                     timeout=120)
-            self.run("for i in $(seq 100); do [ -b /dev/pmem0 ] && exit 0; sleep 0.1; done; "
-                     "echo 'no /dev/pmem0 after ndctl'; exit 1", timeout=60)
-            dax = self.run("cat /sys/block/pmem0/queue/dax").stdout.strip()
-            if dax != "1":
+        """Bring up the nvdimm namespace in the requested mode (the mode is
+        stored in the label area of the pmem file, so it is set up once)."""
+        self.run("modprobe -a virtio_blk nfit nd_pmem dax_pmem device_dax", timeout=60)
+        self._wait_for("/sys/bus/nd/devices/namespace0.0", "(no nvdimm namespace)")
+        current = self.run("ndctl list -n namespace0.0 | grep -o '\"mode\":\"[a-z]*\"'",
+                           check=False).stdout
+        if f'"mode":"{self.pmem_mode}"' not in current:
+            self.run(f"ndctl create-namespace -f -e namespace0.0 -m {self.pmem_mode} "
+                     "--map=mem -a 2M", timeout=120)
+        self._wait_for(self.pmem_dev, "after setting up the namespace")
+        if self.pmem_mode == "fsdax":
+            if self.run("cat /sys/block/pmem0/queue/dax").stdout.strip() != "1":
                 raise VMError("/dev/pmem0 is not DAX after ndctl create-namespace")
-        # Where pmem0's byte 0 lies in the host file: the region starts at
-        # file offset 0, the pfn device's data at resource - region start.
-        info = self.run(
-            "region=$(cat /sys/bus/nd/devices/region0/resource); "
-            "pfn=$(ls -d /sys/bus/nd/devices/pfn0.* | while read d; do "
-            "  [ \"$(cat $d/namespace 2>/dev/null)\" = namespace0.0 ] && echo $d; done | head -1); "
-            "echo $region $(cat $pfn/resource) $(blockdev --getsize64 /dev/pmem0)").stdout.split()
-        region, data, size = int(info[0], 0), int(info[1], 0), int(info[2])
+            device = ("$(ls -d /sys/bus/nd/devices/pfn0.* | while read d; do "
+                      "[ \"$(cat $d/namespace 2>/dev/null)\" = namespace0.0 ] && echo $d; "
+                      "done | head -1)")
+            size = "$(blockdev --getsize64 /dev/pmem0)"
+        else:
+            device = "/sys/bus/dax/devices/dax0.0"
+            size = "$(cat /sys/bus/dax/devices/dax0.0/size)"
+        # Where the device's byte 0 lies in the host file: the region starts
+        # at file offset 0, the data at (resource - region start).
+        info = self.run(f"echo $(cat /sys/bus/nd/devices/region0/resource) "
+                        f"$(cat {device}/resource) {size}").stdout.split()
+        region, data, devsize = int(info[0], 0), int(info[1], 0), int(info[2])
         self.pmem_offset_file.write_text(str(data - region))
-        self.pmem_path.with_suffix(self.pmem_path.suffix + ".devsize").write_text(str(size))
+        self.pmem_path.with_suffix(self.pmem_path.suffix + ".devsize").write_text(str(devsize))
 
     def crash(self):
         """Power cut: kill QEMU at once.  Every store that reached the pmem

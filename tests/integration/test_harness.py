@@ -94,3 +94,17 @@ def test_flushed_pmem_data_survives_crash(tmp_path_factory):
     assert machine.run("dd if=/dev/pmem0 bs=64k skip=100 count=1 iflag=direct status=none"
                        ).stdout_bytes == payload
     finish_vm(machine)
+
+
+def test_devdax_mode_gives_a_mappable_character_device(tmp_path_factory):
+    machine = make_vm(tmp_path_factory, "devdax", pmem_mode="devdax")
+    machine.boot()
+    assert machine.run("stat -c %F /dev/dax0.0").stdout.strip() == "character special file"
+    marker = os.urandom(64)
+    # device-dax supports mmap only (no read/write); msync is not needed.
+    machine.run("python3 -c \"import mmap, os, sys; fd = os.open('/dev/dax0.0', os.O_RDWR); "
+                "m = mmap.mmap(fd, 2 << 20, mmap.MAP_SHARED); "
+                "m[8192:8256] = sys.stdin.buffer.read(64)\"", input=marker)
+    machine.shutdown()
+    assert machine.read_pmem(8192, 64) == marker
+    finish_vm(machine)
