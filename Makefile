@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 JOBS        ?= $(shell nproc)
 
 .PHONY: all deps tools module vm-image check unit unit-sanitize integration \
-	demo vm-shell install clean
+	demo vm-shell install clean bench
 
 all: tools module vm-image
 
@@ -53,6 +53,11 @@ integration: all
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@$(PYTHON) scripts/demo.py
+
+# Benchmarks are not tests: they write reports (bench/README.md).
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) bench/blockbench.py
 
 vm-shell: all
 	@$(PYTHON) scripts/vm-shell.py

@@ -1,0 +1,235 @@
+#!/usr/bin/python3
+"""make bench: pcache side by side with dm-writecache, bcache, dm-cache and
+the raw devices, in one VM boot, as ratios.
+
+Under QEMU's TCG the CPU is emulated: absolute figures say little, so every
+target of a run is measured in the same boot on the same devices and the
+report gives pcache's ratio to each peer.  Results go to
+bench/results/<stamp>/ (report.md, report.json, iops.png, latency.png) and
+bench/results/latest.
+
+    bench/blockbench.py                       # full run (< 20 min)
+    bench/blockbench.py --smoke               # one short job, for make check
+    bench/blockbench.py --targets raw-pmem,pcache-crc-off --jobs randwrite-4k-j1
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
+
+from harness.vm import GIB, MIB, VM, kernel_version  # noqa: E402
+import targets as target_defs  # noqa: E402
+import report as report_writer  # noqa: E402
+
+REGION = 256 * MIB        # working set of the cache-sized jobs
+SEED = 20251121
+
+
+@dataclass
+class Job:
+    name: str
+    rw: str
+    bs: str
+    numjobs: int = 1
+    iodepth: int = 1
+    rwmixread: int = 0
+    warm: bool = False          # write the region once before measuring
+    sustained: bool = False     # write 3x the cache size over a big region
+    extra: list = field(default_factory=list)
+
+
+JOBS = [
+    Job("randwrite-4k-j1", "randwrite", "4k"),
+    Job("randwrite-4k-j2", "randwrite", "4k", numjobs=2),
+    Job("randread-4k-warm", "randread", "4k", warm=True),
+    Job("randrw-70-30", "randrw", "4k", rwmixread=70, warm=True),
+    Job("seqwrite-64k", "write", "64k"),
+    Job("sustained-3x", "randwrite", "64k", sustained=True),
+]
+JOB_BY_NAME = {j.name: j for j in JOBS}
+
+
+def fio_command(job, dev, runtime, outdir, io_size=None, region=REGION):
+    args = [
+        "fio", f"--name={job.name}", f"--filename={dev}", f"--rw={job.rw}",
+        f"--bs={job.bs}", "--ioengine=libaio", "--direct=1",
+        f"--iodepth={job.iodepth}", f"--numjobs={job.numjobs}", "--group_reporting",
+        f"--randseed={SEED}", "--randrepeat=1", "--norandommap",
+        f"--size={region}", "--output-format=json",
+    ]
+    if job.numjobs > 1:
+        # Each job gets its own slice of the region, as separate applications.
+        args.append(f"--offset_increment={region // job.numjobs}")
+        args[args.index(f"--size={region}")] = f"--size={region // job.numjobs}"
+    if job.rwmixread:
+        args.append(f"--rwmixread={job.rwmixread}")
+    if io_size:
+        args.append(f"--io_size={io_size}")
+        prefix = f"{outdir}/{job.name}"
+        args += ["--log_avg_msec=1000", f"--write_bw_log={prefix}"]
+    else:
+        args += ["--time_based", f"--runtime={runtime}", "--ramp_time=2"]
+    return " ".join(args + job.extra)
+
+
+def summarize(fio_json, job):
+    stats = fio_json["jobs"][0]
+    out = {}
+    for direction in ("read", "write"):
+        d = stats[direction]
+        if d["io_bytes"] == 0:
+            continue
+        clat = d["clat_ns"]
+        out[direction] = {
+            "iops": d["iops"],
+            "bw_mib_s": d["bw_bytes"] / MIB,
+            "mean_lat_us": d["lat_ns"]["mean"] / 1000,
+            "p99_lat_us": clat.get("percentile", {}).get("99.000000", 0) / 1000,
+            "max_lat_ms": d["lat_ns"]["max"] / 1e6,
+        }
+    return out
+
+
+def bw_log_stalls(path):
+    """Longest run of one-second intervals with no completed I/O, in s,
+    and per-second throughput samples (MiB/s)."""
+    samples = []
+    try:
+        for line in Path(path).read_text().splitlines():
+            parts = [p.strip() for p in line.split(",")]
+            samples.append((int(parts[0]), int(parts[1]) / 1024))
+    except FileNotFoundError:
+        return None, []
+    longest, last_ms = 0.0, 0
+    for ms, _ in samples:
+        longest = max(longest, (ms - last_ms) / 1000 - 1)
+        last_ms = ms
+    return max(0.0, longest), [round(kib_s, 1) for _, kib_s in samples]
+
+
+def run_target(vm, target, jobs, runtime, share):
+    results = {"jobs": {}}
+    dev = target.setup(vm)
+    try:
+        for job in jobs:
+            if job.sustained:
+                continue
+            if job.warm:
+                vm.run(f"fio --name=warm --filename={dev} --rw=write --bs=1M --size={REGION} "
+                       "--ioengine=libaio --direct=1 --iodepth=4 --output-format=terse",
+                       timeout=1800)
+            cmd = fio_command(job, dev, runtime, share)
+            out = vm.run(cmd, timeout=runtime * 10 + 600).stdout
+            results["jobs"][job.name] = summarize(json.loads(out), job)
+            print(f"    {target.name:16} {job.name:18} "
+                  + ", ".join(f"{d} {v['iops']:.0f} IOPS {v['mean_lat_us']:.0f} us"
+                              for d, v in results["jobs"][job.name].items()), flush=True)
+        if isinstance(target, target_defs.Pcache):
+            used = target.index_memory(vm)
+            results["index_memory_bytes"] = used
+        results["status"] = target.status(vm)
+    finally:
+        target.teardown(vm)
+    return results
+
+
+def run_sustained(vm, target, job, cache_bytes, origin_bytes, share):
+    dev = target.setup(vm)
+    try:
+        cmd = fio_command(job, dev, 0, share, io_size=3 * cache_bytes, region=origin_bytes)
+        start = time.monotonic()
+        out = vm.run(cmd, timeout=3600).stdout
+        elapsed = time.monotonic() - start
+        summary = summarize(json.loads(out), job)
+        stall, series = bw_log_stalls(Path(share) / f"{job.name}_bw.1.log")
+        summary["longest_stall_s"] = stall
+        summary["throughput_series_mib_s"] = series
+        summary["elapsed_s"] = elapsed
+        summary["status"] = target.status(vm)
+        print(f"    {target.name:16} {job.name:18} write "
+              f"{summary['write']['bw_mib_s']:.1f} MiB/s, longest stall {stall} s", flush=True)
+        for f in Path(share).glob(f"{job.name}_*.log"):
+            f.unlink()
+        return summary
+    finally:
+        target.teardown(vm)
+
+
+def versions(vm):
+    return {
+        "kernel": kernel_version(),
+        "qemu": subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
+                               text=True).stdout.splitlines()[0],
+        "fio": vm.run("fio --version").stdout.strip(),
+        "host_cpu": platform.processor() or platform.machine(),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", default=",".join(target_defs.ALL))
+    parser.add_argument("--jobs", default=",".join(JOB_BY_NAME))
+    parser.add_argument("--runtime", type=int, default=12, help="seconds per timed job")
+    parser.add_argument("--smoke", action="store_true",
+                        help="one short job on raw pmem and pcache (make check)")
+    parser.add_argument("--output", type=Path, help="results directory")
+    args = parser.parse_args(argv)
+
+    if args.smoke:
+        args.targets, args.jobs, args.runtime = "raw-pmem,pcache-crc-off", "randwrite-4k-j1", 3
+    names = args.targets.split(",")
+    unknown = [n for n in names if n not in target_defs.ALL]
+    bad_jobs = [j for j in args.jobs.split(",") if j not in JOB_BY_NAME]
+    if unknown or bad_jobs:
+        parser.error(f"unknown targets {unknown} or jobs {bad_jobs}")
+    jobs = [JOB_BY_NAME[j] for j in args.jobs.split(",")]
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    outdir = args.output or HERE / "results" / stamp
+    outdir.mkdir(parents=True, exist_ok=True)
+
+    pmem_size, origin_size = GIB, 4 * GIB
+    with tempfile.TemporaryDirectory(prefix="pcache-bench-") as tmp:
+        vm = VM(tmp, pmem_size=pmem_size, disks=[origin_size], name="bench")
+        with vm:
+            vm.boot()
+            meta = versions(vm)
+            meta["pmem_bytes"] = vm.pmem_device_size
+            meta["origin_bytes"] = origin_size
+            meta["runtime_s"] = args.runtime
+            print(f"bench: kernel {meta['kernel']}, {meta['qemu']}, {meta['fio']}", flush=True)
+            results = {}
+            for name in names:
+                target = target_defs.ALL[name]()
+                print(f"==> {name}", flush=True)
+                results[name] = run_target(vm, target, jobs, args.runtime, vm.share)
+                sustained = [j for j in jobs if j.sustained]
+                if sustained and (target.is_cache or name == "raw-origin"):
+                    results[name]["jobs"][sustained[0].name] = run_sustained(
+                        vm, target_defs.ALL[name](), sustained[0], meta["pmem_bytes"],
+                        origin_size, vm.share)
+    report_writer.write(outdir, meta, results, [j.name for j in jobs])
+    latest = HERE / "results" / "latest"
+    if args.output is None:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(outdir.name)
+    print(f"bench: report in {outdir}/report.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
