@@ -1,0 +1,56 @@
+#include "file_device.h"
+
+#include <cerrno>
+#include <unistd.h>
+
+namespace pcache {
+
+file_device::file_device(std::string path, int fd, uint64_t size, bool writable, bool block_device)
+	: device(std::move(path), size, writable), fd_(fd), block_(block_device)
+{
+}
+
+file_device::~file_device()
+{
+	::close(fd_);
+}
+
+void file_device::do_read(uint64_t off, void *buf, size_t len)
+{
+	auto p = static_cast<char *>(buf);
+	while (len) {
+		ssize_t n = ::pread(fd_, p, len, static_cast<off_t>(off));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fail("read error", off, errno);
+		if (n == 0)
+			fail("unexpected end of " + std::string(kind()), off);
+		p += n;
+		off += static_cast<uint64_t>(n);
+		len -= static_cast<size_t>(n);
+	}
+}
+
+void file_device::do_write(uint64_t off, const void *buf, size_t len)
+{
+	auto p = static_cast<const char *>(buf);
+	while (len) {
+		ssize_t n = ::pwrite(fd_, p, len, static_cast<off_t>(off));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			fail("write error", off, n < 0 ? errno : EIO);
+		p += n;
+		off += static_cast<uint64_t>(n);
+		len -= static_cast<size_t>(n);
+	}
+}
+
+void file_device::flush()
+{
+	if (writable() && ::fsync(fd_) != 0)
+		fail("cannot flush writes (fsync)", 0, errno);
+}
+
+} // namespace pcache

@@ -1,0 +1,25 @@
+// Sequential reads through a window: the kset log is read a few bytes at
+// a time but in increasing order, so one large read serves many records.
+#pragma once
+
+#include "device.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace pcache {
+
+class read_window {
+public:
+	explicit read_window(device &dev, size_t window = 1 << 20);
+	// Copies [off, off + len) of the device into out.
+	void read(uint64_t off, void *out, size_t len);
+
+private:
+	device &dev_;
+	std::vector<unsigned char> buf_;
+	uint64_t start_ = 0;
+	size_t filled_ = 0;
+};
+
+} // namespace pcache

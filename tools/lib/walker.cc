@@ -1,0 +1,364 @@
+#include "walker.h"
+
+#include "decode.h"
+#include "layout.h"
+#include "log_tracker.h"
+#include "read_window.h"
+#include "rules.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace pcache {
+
+bool looks_like_xml(device &dev)
+{
+	unsigned char buf[512];
+	size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof(buf), dev.size()));
+	dev.read(0, buf, n);
+	size_t i = 0;
+	if (n >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF)
+		i = 3;	// UTF-8 byte order mark
+	while (i < n && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+		++i;
+	auto starts = [&](const char *s) {
+		size_t len = std::strlen(s);
+		return n - i >= len && std::memcmp(buf + i, s, len) == 0;
+	};
+	return starts("<?xml") || starts("<pcache") || starts("<!--");
+}
+
+// A record read at a log position, judged as a kset.
+struct walker::kset_probe {
+	enum class status { valid, zero, invalid } state = status::invalid;
+	kset_header header;
+	bool magic_ok = false;
+	bool size_known = false;	// header plausible enough to size the record
+	uint64_t size = 0;
+	uint64_t device_offset = 0;
+	std::vector<unsigned char> bytes;	// header and keys, when size_known
+};
+
+walker::walker(device &dev, damage_sink &sink, walk_options opts)
+	: dev_(dev), sink_(sink), opts_(opts)
+{
+}
+
+template <typename Raw>
+void walker::read_pair(uint64_t first, uint64_t stride, Raw (&raw)[PCACHE_META_REPLICAS])
+{
+	for (unsigned i = 0; i < PCACHE_META_REPLICAS; ++i)
+		dev_.read(first + i * stride, &raw[i], sizeof(Raw));
+}
+
+void walker::walk(metadata_visitor &out)
+{
+	superblock sb;
+	replica_set<cache_info> info;
+	if (!read_superblock(sb) || (out.on_superblock(sb), !read_cache_info(sb, info))) {
+		out.on_end();
+		return;
+	}
+	out.on_cache_info(info);
+
+	pcache_cache_pos_onmedia raw_key[PCACHE_META_REPLICAS], raw_dirty[PCACHE_META_REPLICAS];
+	read_pair(PCACHE_KEY_TAIL_OFF(0), sizeof(pcache_cache_pos_onmedia), raw_key);
+	read_pair(PCACHE_DIRTY_TAIL_OFF(0), sizeof(pcache_cache_pos_onmedia), raw_dirty);
+	auto key_tail = decode_replicas(raw_key);
+	auto dirty_tail = decode_replicas(raw_dirty);
+	uint32_t n_segs = info.current().n_segs;
+	check_replicas(key_tail, replicated::key_tail, sink_);
+	if (key_tail.any_valid())
+		check_tail(replicated::key_tail, key_tail, n_segs, sink_);
+	check_replicas(dirty_tail, replicated::dirty_tail, sink_);
+	if (dirty_tail.any_valid())
+		check_tail(replicated::dirty_tail, dirty_tail, n_segs, sink_);
+	out.on_tails(key_tail, dirty_tail);
+
+	if (!opts_.header_only) {
+		walk_segments(sb, info.current(), out);
+		walk_log(key_tail, dirty_tail, out);
+	}
+	out.on_end();
+}
+
+bool walker::read_superblock(superblock &sb)
+{
+	// XML given where a cache is expected is a usage mistake, not damage.
+	auto refuse_xml = [&] {
+		if (dev_.size() && looks_like_xml(dev_))
+			throw format_error(dev_.path() +
+					   ": this looks like XML, not a cache device or image "
+					   "(pcache_restore turns pcache_dump's XML into a cache)");
+	};
+	if (dev_.size() < PCACHE_SB_OFF + sizeof(pcache_sb)) {
+		refuse_xml();
+		throw format_error(dev_.path() + ": too small to be a pcache cache (" +
+				   std::to_string(dev_.size()) + " bytes; the superblock ends at byte " +
+				   std::to_string(PCACHE_SB_OFF + sizeof(pcache_sb)) + ")");
+	}
+	pcache_sb raw;
+	dev_.read(PCACHE_SB_OFF, &raw, sizeof(raw));
+	sb = decode(raw);
+	if (sb.magic != PCACHE_MAGIC)
+		refuse_xml();
+	if (check_superblock(sb, dev_.size(), sink_) == severity::fatal)
+		return false;
+	check_device_size(dev_.size(), sink_);
+	return true;
+}
+
+bool walker::read_cache_info(const superblock &sb, replica_set<cache_info> &info)
+{
+	pcache_cache_info raw[PCACHE_META_REPLICAS];
+	read_pair(PCACHE_CACHE_INFO_OFF, PCACHE_CACHE_INFO_SIZE, raw);
+	info = decode_replicas(raw);
+	if (check_replicas(info, replicated::cache_info, sink_) == severity::fatal)
+		return false;
+	if (check_cache_info(info, sb, sink_) == severity::fatal)
+		return false;
+	read_stray_cache_info(info.current());
+	return true;
+}
+
+void walker::read_stray_cache_info(const cache_info &in_use)
+{
+	pcache_cache_info raw;
+	dev_.read(PCACHE_CACHE_INFO_STRAY_OFF, &raw, sizeof(raw));
+	check_stray_cache_info(slot_state_of(raw), decode(raw), in_use, sink_);
+}
+
+segment_record walker::read_segment(uint32_t id, uint32_t phys)
+{
+	// Both seg_info replicas and the seg_gen pair lie in the first
+	// 8 KiB + 32 bytes of the segment: one read.
+	constexpr size_t kHeaderBytes = PCACHE_SEG_GEN_REPLICA_OFF(PCACHE_META_REPLICAS);
+	unsigned char bytes[kHeaderBytes];
+	dev_.read(segment_offset(phys), bytes, sizeof(bytes));
+	pcache_segment_info raw_info[PCACHE_META_REPLICAS];
+	pcache_cache_seg_gen raw_gen[PCACHE_META_REPLICAS];
+	for (unsigned i = 0; i < PCACHE_META_REPLICAS; ++i) {
+		std::memcpy(&raw_info[i], bytes + PCACHE_SEG_INFO_REPLICA_OFF(i), sizeof(raw_info[i]));
+		std::memcpy(&raw_gen[i], bytes + PCACHE_SEG_GEN_REPLICA_OFF(i), sizeof(raw_gen[i]));
+	}
+	segment_record rec;
+	rec.id = id;
+	rec.phys = phys;
+	rec.info = decode_replicas(raw_info);
+	rec.gen = decode_replicas(raw_gen);
+	return rec;
+}
+
+void walker::walk_segments(const superblock &sb, const cache_info &ci, metadata_visitor &out)
+{
+	// n_segs beyond seg_num is reported by the cache_info rules; never
+	// walk further than the device holds segments.
+	uint32_t n = std::min(ci.n_segs, sb.seg_num);
+	segs_.reset(n);
+	chain_follower chain(sb.seg_num, n);
+	uint32_t phys = ci.seg_id;
+	for (uint32_t id = 0; id < n; ++id) {
+		segment_record rec = read_segment(id, phys);
+		check_replicas(rec.info, replicated::seg_info, sink_, &rec);
+		check_replicas(rec.gen, replicated::seg_gen, sink_, &rec);
+		check_segment(rec, sink_);
+		segs_.set(rec);
+		out.on_segment(rec);
+		std::optional<uint32_t> next = chain.next(rec, sink_);
+		if (!next)
+			break;
+		phys = *next;
+	}
+}
+
+bool walker::probe(read_window &win, const cache_pos &pos, kset_probe &p)
+{
+	p = kset_probe{};
+	if (!segs_.known(pos.seg) || !kset_header_fits(pos))
+		return false;
+	p.device_offset = data_offset(segs_.phys(pos.seg), pos.off);
+	pcache_cache_kset_onmedia raw;
+	win.read(p.device_offset, &raw, sizeof(raw));
+	if (all_zero(&raw, sizeof(raw))) {
+		p.state = kset_probe::status::zero;
+		return true;
+	}
+	p.header = decode(raw);
+	p.magic_ok = p.header.magic == PCACHE_KSET_MAGIC;
+	// key_num is only trusted as a length once bounded: a LAST kset is a
+	// bare header, a normal one at most 128 keys, and the bytes must exist.
+	p.size = p.header.last() ? PCACHE_KSET_HEADER_SIZE
+	       : p.header.key_num <= PCACHE_KSET_KEYS_MAX ? PCACHE_KSET_SIZE(p.header.key_num)
+							  : 0;
+	p.size_known = p.size && p.device_offset + p.size <= dev_.size();
+	if (p.size_known) {
+		p.bytes.resize(p.size);
+		win.read(p.device_offset, p.bytes.data(), p.size);
+		if (p.magic_ok && kset_crc_ok(p.bytes.data(), p.size))
+			p.state = kset_probe::status::valid;
+	}
+	return true;
+}
+
+std::vector<byte_range> walker::key_ranges(const kset_probe &p) const
+{
+	std::vector<byte_range> ranges;
+	if (!p.size_known || p.header.last())
+		return ranges;
+	for (uint32_t i = 0; i < p.header.key_num; ++i) {
+		pcache_cache_key_onmedia raw;
+		std::memcpy(&raw, p.bytes.data() + PCACHE_KSET_SIZE(i), sizeof(raw));
+		cache_key k = decode(raw);
+		if (k.len && k.off + k.len > k.off)
+			ranges.push_back({k.off, k.off + k.len});
+	}
+	return ranges;
+}
+
+// The record at `pos` is not a valid kset.  Normally that is the end of
+// the log; it is damage if the log demonstrably goes on after it (the next
+// record is a valid kset).  In repair mode the walk steps over it and
+// resumes at `resume`.
+walker::log_end walker::classify_end(read_window &win, const kset_probe &bad, const cache_pos &pos,
+				     log_tracker &log, cache_pos &resume)
+{
+	location where{record_kind::kset};
+	where.kset = pos;
+	where.device_offset = bad.device_offset;
+	std::vector<byte_range> origin = key_ranges(bad);
+
+	if (bad.magic_ok && !bad.header.last() && bad.header.key_num > PCACHE_KSET_KEYS_MAX) {
+		kset_record rec = log.kset_at(pos, bad.header, bad.device_offset);
+		check_kset(rec, segs_.size(), sink_);
+		return log_end::damaged;
+	}
+
+	std::optional<cache_pos> next;
+	if (bad.size_known && bad.header.last() && bad.magic_ok) {
+		cache_pos cand{bad.header.next_seg(), 0};
+		if (cand.seg < segs_.size() && segs_.known(cand.seg))
+			next = cand;
+	} else if (bad.size_known && !bad.header.last()) {
+		cache_pos cand{pos.seg, static_cast<uint32_t>(pos.off + bad.size)};
+		if (uint64_t(pos.off) + bad.size <= PCACHE_SEG_DATA_SIZE && kset_header_fits(cand))
+			next = cand;
+	}
+	kset_probe after;
+	bool resumes = next && probe(win, *next, after) && after.state == kset_probe::status::valid;
+
+	if (resumes) {
+		std::string what = bad.magic_ok ? "fails its CRC" : "has a bad magic";
+		std::string detail = "damaged kset: it " + what + " but the log goes on at " +
+				     to_string(*next) + "; the kernel's replay stops here and loses "
+				     "every key from here on";
+		if (opts_.repair)
+			detail += " (--repair: stepped over, its keys skipped)";
+		sink_.report({damage_kind::kset_damaged, where, detail, origin});
+		if (!opts_.repair)
+			return log_end::damaged;
+		if (next->seg != pos.seg && !log.enter_segment(next->seg, nullptr, sink_))
+			return log_end::damaged;
+		log.skipped();
+		resume = *next;
+		return log_end::resumed;
+	}
+	if (bad.magic_ok)
+		sink_.report({damage_kind::log_torn_end, where,
+			      "the log ends with a kset that fails its CRC: an interrupted kset write "
+			      "(its keys were never acknowledged as persistent) or damage",
+			      origin});
+	else
+		sink_.report({damage_kind::log_end_not_zeroed, where,
+			      "the log ends at bytes that are neither zero nor a kset (the kernel "
+			      "zeroes the header after every kset it writes)",
+			      {}});
+	return log_end::ended;
+}
+
+void walker::walk_log(const replica_set<pos_record> &key_tail,
+		      const replica_set<pos_record> &dirty_tail, metadata_visitor &out)
+{
+	uint32_t n = segs_.size();
+	if (!key_tail.any_valid() || !tail_in_range(key_tail.current().pos, n))
+		return;	// reported by the tail rules
+	std::optional<cache_pos> dirty;
+	if (dirty_tail.any_valid() && tail_in_range(dirty_tail.current().pos, n))
+		dirty = dirty_tail.current().pos;
+
+	cache_pos pos = key_tail.current().pos;
+	log_tracker log(segs_, pos, dirty);
+	read_window win(dev_);
+	out.on_begin_log();
+	log.enter_segment(pos.seg, nullptr, sink_);
+	bool complete = true;
+	kset_probe p;
+
+	for (;;) {
+		if (!segs_.known(pos.seg)) {
+			location where{record_kind::log};
+			where.kset = pos;
+			sink_.report({damage_kind::log_segment_unknown, where,
+				      "the log continues in cache segment " + std::to_string(pos.seg) +
+					      ", which the broken segment chain does not reach",
+				      {}});
+			complete = false;
+			break;
+		}
+		try {
+			probe(win, pos, p);
+		} catch (const io_error &e) {
+			location where{record_kind::kset};
+			where.kset = pos;
+			where.device_offset = data_offset(segs_.phys(pos.seg), pos.off);
+			sink_.report({damage_kind::read_error, where, e.what(), {}});
+			complete = false;
+			break;
+		}
+		if (p.state == kset_probe::status::zero)
+			break;	// the terminator the kernel writes after every kset
+		if (p.state == kset_probe::status::invalid) {
+			cache_pos resume;
+			log_end end = classify_end(win, p, pos, log, resume);
+			if (end == log_end::resumed) {
+				pos = resume;
+				continue;
+			}
+			complete = end == log_end::ended;
+			break;
+		}
+
+		kset_record rec = log.kset_at(pos, p.header, p.device_offset);
+		severity s = check_kset(rec, n, sink_);
+		log.add(rec);
+		if (rec.header.last()) {
+			out.on_last_kset(rec);
+			uint32_t next = rec.header.next_seg();
+			if (next >= n || !log.enter_segment(next, &rec, sink_)) {
+				complete = false;
+				break;
+			}
+			pos = {next, 0};
+			continue;
+		}
+		out.on_kset(rec);
+		for (uint32_t i = 0; i < rec.header.key_num; ++i) {
+			pcache_cache_key_onmedia raw;
+			std::memcpy(&raw, p.bytes.data() + PCACHE_KSET_SIZE(i), sizeof(raw));
+			key_record key = log.key(decode(raw), rec, i, p.device_offset + PCACHE_KSET_SIZE(i));
+			check_key(key, n, sink_);
+			out.on_key(key);
+		}
+		uint64_t next_off = uint64_t(pos.off) + rec.size();
+		if (s >= severity::error || !kset_header_fits({pos.seg, static_cast<uint32_t>(next_off)})) {
+			// Overrun: the record that would follow lies outside the
+			// data area (reported by check_kset).
+			complete = false;
+			break;
+		}
+		pos.off = static_cast<uint32_t>(next_off);
+	}
+	log.finish(pos, complete, sink_);
+	out.on_end_log(log.summary());
+}
+
+} // namespace pcache
