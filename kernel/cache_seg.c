@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pcache: segment allocator, references and per-CPU data heads.
+ *
+ * The in-use bitmap is rebuilt at load from the key log (replay marks key
+ * segments and every segment a key points to); everything else is free.
+ * A few segments are kept for the key log: data allocations stop while
+ * free segments <= log_reserve, so closing a kset can still find a new
+ * key segment for the keys of data already accepted.
+ */
+#include <linux/bitmap.h>
+
+#include "pcache.h"
+
+int pcache_segs_init(struct pcache *c)
+{
+	int cpu;
+
+	spin_lock_init(&c->seg_lock);
+	c->seg_used = bitmap_zalloc(c->n_segs, GFP_KERNEL);
+	if (!c->seg_used)
+		return -ENOMEM;
+	c->free_segs = c->n_segs;
+	/*
+	 * Each CPU's data head can accept at most one segment of data after
+	 * allocation has stopped; its keys (at most 64 bytes of log per 512
+	 * bytes of data) need 1/8 of that in key segments.  One reserved
+	 * segment per 8 CPUs, plus one, covers it.
+	 */
+	c->log_reserve = 1 + num_possible_cpus() / 8;
+	c->data_heads = alloc_percpu(struct pcache_data_head);
+	if (!c->data_heads)
+		return -ENOMEM;
+	for_each_possible_cpu(cpu)
+		spin_lock_init(&per_cpu_ptr(c->data_heads, cpu)->lock);
+	return 0;
+}
+
+void pcache_segs_exit(struct pcache *c)
+{
+	free_percpu(c->data_heads);
+	c->data_heads = NULL;
+	bitmap_free(c->seg_used);
+	c->seg_used = NULL;
+}
+
+/*
+ * Replay: a segment holds keys or data of the window.  Caller checked
+ * seg < n_segs.
+ */
+void pcache_seg_mark_used(struct pcache *c, u32 seg)
+{
+	spin_lock(&c->seg_lock);
+	if (!__test_and_set_bit(seg, c->seg_used))
+		c->free_segs--;
+	spin_unlock(&c->seg_lock);
+}
+
+/*
+ * Take a free segment: the lowest free logical id at or after a rotating
+ * hint, wrapping once.  Data allocations leave log_reserve segments for
+ * the key log.  Returns the id, or -EBUSY when none may be taken.
+ */
+int pcache_seg_alloc(struct pcache *c, bool for_log)
+{
+	unsigned long seg;
+	int r = -EBUSY;
+
+	spin_lock(&c->seg_lock);
+	if (c->free_segs == 0 || (!for_log && c->free_segs <= c->log_reserve))
+		goto out;
+	seg = find_next_zero_bit(c->seg_used, c->n_segs, c->alloc_hint);
+	if (seg >= c->n_segs)
+		seg = find_first_zero_bit(c->seg_used, c->n_segs);
+	if (seg >= c->n_segs)
+		goto out;
+	__set_bit(seg, c->seg_used);
+	c->free_segs--;
+	c->alloc_hint = (seg + 1) % c->n_segs;
+	r = seg;
+out:
+	spin_unlock(&c->seg_lock);
+	return r;
+}
+
+u32 pcache_segs_used(struct pcache *c)
+{
+	return c->n_segs - READ_ONCE(c->free_segs);
+}
+
+/*
+ * Drop a reference.  Segments are only released by garbage collection
+ * (issue 5), which also bumps the generation; until then a count that
+ * reaches zero just leaves the segment in use.
+ */
+void pcache_seg_put(struct pcache *c, u32 seg)
+{
+	atomic_dec(&c->segs[seg].refs);
+}
+
+/*
+ * Reserve up to @want bytes of data space on this CPU's data head.  The
+ * space may be shorter when the head segment ends (the caller writes the
+ * rest through another call).  The caller owns one reference on pos->seg
+ * and drops it once its keys hold their own.  Returns -EBUSY when a new
+ * segment is needed and none may be taken.
+ */
+int pcache_data_alloc(struct pcache *c, u32 want, struct pcache_pos *pos,
+		      u32 *got)
+{
+	struct pcache_data_head *head = raw_cpu_ptr(c->data_heads);
+	u32 avail;
+	int seg;
+
+	spin_lock(&head->lock);
+	if (!head->valid) {
+		seg = pcache_seg_alloc(c, false);
+		if (seg < 0) {
+			spin_unlock(&head->lock);
+			return seg;
+		}
+		head->seg = seg;
+		head->off = 0;
+		head->valid = true;
+		pcache_seg_get(c, seg);		/* the head's own reference */
+	}
+	avail = PCACHE_SEG_DATA_SIZE - head->off;
+	*got = min(want, avail);
+	pos->seg = head->seg;
+	pos->off = head->off;
+	head->off += *got;
+	pcache_seg_get(c, head->seg);		/* the caller's reference */
+	if (head->off == PCACHE_SEG_DATA_SIZE) {
+		head->valid = false;
+		pcache_seg_put(c, head->seg);
+	}
+	spin_unlock(&head->lock);
+	return 0;
+}

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pcache: persistent-memory block cache, device-mapper target.
+ *
+ * Layers (one .c file each):
+ *   cache_dev.c   the DAX mapping, replicated metadata records, superblock,
+ *                 format
+ *   cache_meta.c  cache_info, the segment chain, tails; loading a cache
+ *   cache_seg.c   segment allocator, references, per-CPU data heads
+ *   cache_index.c the index: one rb-tree of extents per 4 MiB subtree
+ *   cache_log.c   kset buffers, the key log (close path) and replay
+ *   cache_req.c   the I/O paths: writes, read hits, misses and fills, flush
+ *   dm_pcache.c   the device-mapper glue: ctr/dtr/map/status/message
+ *
+ * Glossary: a *key* maps a logical byte range of the backing device to a
+ * range of a cache segment; keys are written in *ksets* (up to 128 keys)
+ * to the *key log*, a chain of key segments from key_tail to key_head.
+ * Every layout fact comes from <pcache/pcache_format.h>.
+ *
+ * Lock order: subtree -> kset -> key_head -> segment allocator.
+ * A data head lock is never held together with a subtree lock.
+ */
+#ifndef PCACHE_H
+#define PCACHE_H
+
+#include <linux/bio.h>
+#include <linux/device-mapper.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/rbtree.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+
+#include <pcache/pcache_format.h>
+#include "compat.h"
+
+#define DM_MSG_PREFIX "pcache"
+
+#define pcache_err(c, fmt, ...) \
+	DMERR("%s: " fmt, (c)->name, ##__VA_ARGS__)
+#define pcache_err_limit(c, fmt, ...) \
+	DMERR_LIMIT("%s: " fmt, (c)->name, ##__VA_ARGS__)
+#define pcache_info(c, fmt, ...) \
+	DMINFO("%s: " fmt, (c)->name, ##__VA_ARGS__)
+
+/* Room a normal kset must leave behind it for a LAST kset (spec 7.2). */
+#define PCACHE_LOG_TAIL_ROOM	PCACHE_KSET_HEADER_SIZE
+
+/* A position in the cache: logical segment id and data-area offset. */
+struct pcache_pos {
+	u32 seg;
+	u32 off;
+};
+
+struct pcache_segment {
+	void *data;		/* kernel address of the data area */
+	u32 phys;		/* physical segment id */
+	/*
+	 * References: one per key of the log window pointing here, one while
+	 * the segment is a data head, one per allocation not yet keyed.
+	 * Writeback/GC (issue 5) drop them; at zero the generation is bumped
+	 * and the segment freed.
+	 */
+	atomic_t refs;
+	/* Keys whose seg_gen is older than this are stale. */
+	u64 gen;
+	u8 gen_seq;		/* seq of the newest valid seg_gen replica */
+	s8 gen_slot;		/* its slot, -1 if none was valid */
+};
+
+struct pcache_extent {
+	struct rb_node node;
+	u64 off;		/* logical byte offset */
+	u32 len;		/* bytes */
+	u32 flags;		/* PCACHE_KEY_FLAGS_EMPTY / _CLEAN */
+	u32 seg;		/* logical segment of the data */
+	u32 seg_off;		/* offset of the data in its data area */
+	union {
+		u64 gen;	/* generation the data was written under */
+		u64 fill_tag;	/* EMPTY placeholder: the miss that owns it */
+	};
+};
+
+struct pcache_subtree {
+	spinlock_t lock;
+	struct rb_root root;
+};
+
+/* An in-memory kset: the on-media image being filled, closed as a whole. */
+struct pcache_kset {
+	struct pcache *cache;
+	spinlock_t lock;
+	u32 nr_keys;
+	struct delayed_work close_work;	/* 1 s after the first key */
+	struct pcache_cache_kset_onmedia *buf;	/* PCACHE_KSET_ONMEDIA_SIZE_MAX */
+};
+
+/* Where new data goes on one CPU: the rest of one segment's data area. */
+struct pcache_data_head {
+	spinlock_t lock;
+	bool valid;
+	u32 seg;
+	u32 off;
+};
+
+/* The table's options. */
+struct pcache_opts {
+	u32 cache_mode;
+	bool data_crc;
+};
+
+struct pcache {
+	struct dm_target *ti;
+	const char *name;		/* dm device name, for messages */
+	struct dm_dev *cache_dm;
+	struct dm_dev *backing_dm;
+	struct pcache_opts opts;
+
+	/* The cache device, mapped whole. */
+	void *base;
+	u64 dev_size;
+	bool vmapped;
+
+	/* Superblock and cache_info. */
+	u32 sb_flags;
+	u32 seg_num;			/* physical segments on the device */
+	u32 n_segs;			/* logical cache segments */
+	struct mutex info_lock;
+	struct pcache_cache_info info;	/* newest valid replica */
+	int info_slot;			/* slot holding it */
+
+	struct pcache_segment *segs;	/* indexed by logical id */
+
+	/* Segment allocator. */
+	spinlock_t seg_lock;
+	unsigned long *seg_used;	/* bitmap by logical id */
+	u32 free_segs;
+	u32 alloc_hint;
+	u32 log_reserve;		/* segments only the key log may take */
+	struct pcache_data_head __percpu *data_heads;
+
+	/* Key log. */
+	spinlock_t head_lock;
+	struct pcache_pos key_head;
+	struct pcache_pos key_tail;
+	struct pcache_pos dirty_tail;
+	u8 key_tail_seq, dirty_tail_seq;
+	int key_tail_slot, dirty_tail_slot;
+	struct pcache_kset *ksets;
+	u32 n_ksets;
+
+	/* Index. */
+	u64 backing_size;		/* bytes */
+	struct pcache_subtree *subtrees;
+	u32 n_subtrees;
+	atomic64_t next_fill_tag;
+
+	/* Writes waiting for space, retried by defer_work. */
+	spinlock_t defer_lock;
+	struct bio_list deferred;
+	struct delayed_work defer_work;
+
+	struct workqueue_struct *wq;
+};
+
+/* Per-bio state, in ti->per_io_data_size. */
+struct pcache_bio {
+	struct pcache *cache;
+	struct work_struct work;	/* read-miss fill */
+	struct bvec_iter iter;		/* the data, as mapped */
+	u64 off;			/* logical byte offset */
+	u64 fill_tag;			/* non-zero: fill the cache on completion */
+	u32 done;			/* bytes of a write already keyed */
+	u32 state;
+};
+
+#define PCACHE_BIO_FLUSHED	BIT(0)	/* ksets closed for REQ_PREFLUSH */
+#define PCACHE_BIO_WRITTEN	BIT(1)	/* all data keyed */
+
+/* ---- helpers ---- */
+static inline u32 pcache_crc(const void *p, size_t len)
+{
+	return crc32c(PCACHE_CRC_SEED, p, len);
+}
+
+static inline void *pcache_seg_data(struct pcache *c, u32 seg)
+{
+	return c->segs[seg].data;
+}
+
+static inline void *pcache_pos_addr(struct pcache *c, struct pcache_pos pos)
+{
+	return pcache_seg_data(c, pos.seg) + pos.off;
+}
+
+static inline struct pcache_subtree *pcache_subtree_of(struct pcache *c,
+							u64 off)
+{
+	return &c->subtrees[off >> PCACHE_SUBTREE_SHIFT];
+}
+
+static inline bool pcache_extent_stale(struct pcache *c,
+				       const struct pcache_extent *e)
+{
+	if (e->flags & PCACHE_KEY_FLAGS_EMPTY)
+		return false;
+	return e->gen < READ_ONCE(c->segs[e->seg].gen);
+}
+
+/* cache_dev.c */
+int pcache_dev_map(struct pcache *c, char **error);
+void pcache_dev_unmap(struct pcache *c);
+void pcache_pmem_write(void *dst, const void *src, size_t len);
+void pcache_pmem_zero(void *dst, size_t len);
+int pcache_meta_find_latest(const void *base, size_t stride, size_t size,
+			    void *out);
+void pcache_meta_write(void *base, size_t stride, int slot, void *rec,
+		       size_t size);
+int pcache_sb_load_or_format(struct pcache *c, char **error);
+
+/* cache_meta.c */
+int pcache_meta_load(struct pcache *c, char **error);
+int pcache_info_set_gc_percent(struct pcache *c, u32 percent);
+u32 pcache_gc_percent(struct pcache *c);
+u32 pcache_info_flags(struct pcache *c);
+
+/* cache_seg.c */
+int pcache_segs_init(struct pcache *c);
+void pcache_segs_exit(struct pcache *c);
+void pcache_seg_mark_used(struct pcache *c, u32 seg);
+int pcache_seg_alloc(struct pcache *c, bool for_log);
+u32 pcache_segs_used(struct pcache *c);
+static inline void pcache_seg_get(struct pcache *c, u32 seg)
+{
+	atomic_inc(&c->segs[seg].refs);
+}
+
+void pcache_seg_put(struct pcache *c, u32 seg);
+int pcache_data_alloc(struct pcache *c, u32 want, struct pcache_pos *pos,
+		      u32 *got);
+
+/* cache_index.c */
+int pcache_index_init(struct pcache *c);
+void pcache_index_exit(struct pcache *c);
+struct pcache_extent *pcache_extent_alloc(gfp_t gfp);
+void pcache_extent_free(struct pcache_extent *e);
+struct pcache_extent *pcache_index_first(struct pcache_subtree *st, u64 off);
+struct pcache_extent *pcache_extent_next(struct pcache_extent *e);
+void pcache_index_erase(struct pcache_subtree *st, struct pcache_extent *e);
+bool pcache_index_needs_spare(struct pcache_subtree *st, u64 off, u32 len);
+void pcache_index_insert(struct pcache *c, struct pcache_subtree *st,
+			 struct pcache_extent *new,
+			 struct pcache_extent **spare);
+int pcache_extent_cache_init(void);
+void pcache_extent_cache_exit(void);
+
+/* cache_log.c */
+int pcache_log_init(struct pcache *c);
+void pcache_log_exit(struct pcache *c);
+int pcache_kset_append(struct pcache *c,
+		       const struct pcache_cache_key_onmedia *key);
+int pcache_kset_close_region(struct pcache *c, u64 off);
+int pcache_kset_close_all(struct pcache *c);
+int pcache_replay(struct pcache *c, char **error);
+
+/* cache_req.c */
+int pcache_map_bio(struct pcache *c, struct bio *bio);
+int pcache_end_io(struct pcache *c, struct bio *bio, blk_status_t *err);
+void pcache_defer_fn(struct work_struct *work);
+void pcache_kick_deferred(struct pcache *c);
+
+#endif /* PCACHE_H */

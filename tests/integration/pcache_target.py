@@ -1,0 +1,126 @@
+"""Helpers for the pcache target's VM tests (tests/integration/test_target_*.py).
+
+Everything here drives the real module in the guest; the only host-side
+logic is the format's CRC and record packing, used to inspect and corrupt
+pmem images between boots."""
+
+import re
+import struct
+from pathlib import Path
+
+from harness.vm import REPO
+
+MIB = 1 << 20
+GIB = 1 << 30
+
+# Layout facts we poke at from the host (include/pcache/pcache_format.h).
+SB_OFF = 4096
+CACHE_INFO_OFF = 8192
+CACHE_INFO_STRIDE = 4096
+KEY_TAIL_OFF = 0x4000
+SEGMENTS_OFF = 20480
+SEG_SIZE = 16 * MIB
+SEG_DATA_OFF = 12288
+KSET_MAGIC = 0x676894A64E164F1A
+PCACHE_MAGIC = 0x65B05EFA96C596EF
+CRC_SEED = 0x3B15A
+
+REFMODEL = Path(__file__).resolve().parent / "target_refmodel.py"
+PCACHE_CHECK = REPO / "build" / "bin" / "pcache_check"
+
+_CRC_TABLE = []
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+    _CRC_TABLE.append(_c)
+
+
+def pcache_crc(data, seed=CRC_SEED):
+    """The format's CRC: CRC-32C register seeded with 0x3B15A, no final xor."""
+    crc = seed
+    for b in data:
+        crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ b) & 0xFF]
+    return crc
+
+
+def seal(record):
+    """Recompute the CRC of a record whose CRC is its first 4 bytes."""
+    return struct.pack("<I", pcache_crc(record[4:])) + bytes(record[4:])
+
+
+def seg_off(phys):
+    """Device offset of physical segment phys."""
+    return SEGMENTS_OFF + phys * SEG_SIZE
+
+
+def create(vm, table_args, name="pc", sectors=None, backing="/dev/vda"):
+    """dmsetup create NAME with a pcache table; returns the device path."""
+    if sectors is None:
+        sectors = int(vm.run(f"blockdev --getsz {backing}").stdout)
+    vm.run(f"dmsetup create {name} --table '0 {sectors} pcache {table_args}'")
+    vm.run("dmsetup mknodes")
+    return f"/dev/mapper/{name}"
+
+
+def remove(vm, name="pc"):
+    vm.run(f"dmsetup remove {name}")
+
+
+def status(vm, name="pc"):
+    """The nine upstream status fields, as a list of strings."""
+    return vm.run(f"dmsetup status {name}").stdout.split()[3:]
+
+
+def ctr_error(vm, table_args, sectors=2097152, name="bad"):
+    """Try to create a pcache table that must be refused; return the
+    constructor's ti->error as the kernel logged it."""
+    vm.run("dmesg -C")
+    r = vm.run(f"dmsetup create {name} --table '0 {sectors} pcache {table_args}'",
+               check=False)
+    assert r.rc != 0, f"table was accepted: {table_args}"
+    vm.run(f"dmsetup remove {name} 2>/dev/null || true")
+    log = vm.run("dmesg").stdout
+    m = re.search(r"pcache: (.*) \(-E[A-Z]+\)$", log, re.M)
+    assert m, f"no constructor error in the kernel log:\n{log}"
+    return m.group(1)
+
+
+def pcache_check(vm, device):
+    """Run the tools' checker on a cache device, if the tools are built."""
+    if PCACHE_CHECK.exists():
+        r = vm.run(f"{PCACHE_CHECK} {device}", check=False, timeout=300)
+        assert r.rc == 0, f"pcache_check {device} failed:\n{r.stdout}{r.stderr}"
+
+
+def make_pattern(vm, seed, length):
+    """A reproducible pseudo-random file /tmp/pat<seed> in the guest (it can
+    be made again after a reboot); returns its path."""
+    path = f"/tmp/pat{seed}"
+    vm.run(f"python3 -c \"import random,sys; r=random.Random({seed}); "
+           f"sys.stdout.buffer.write(r.randbytes({length}))\" > {path}")
+    return path
+
+
+def write_pattern(vm, dev, offset, length, seed, oflag="direct"):
+    """Write pattern <seed> of length bytes at byte offset (O_DIRECT, plus
+    e.g. oflag='direct,dsync' for FUA writes)."""
+    path = make_pattern(vm, seed, length)
+    vm.run(f"dd if={path} of={dev} bs=1M seek={offset} oflag={oflag},seek_bytes "
+           f"conv=notrunc status=none", timeout=300)
+
+
+def read_range(vm, dev, offset, length, dest):
+    """Copy length bytes at offset of dev to the guest file dest (O_DIRECT)."""
+    vm.run(f"dd if={dev} of={dest} bs=1M skip={offset} count={length} "
+           f"iflag=direct,skip_bytes,count_bytes status=none", timeout=300)
+
+
+def read_sha(vm, dev, offset, length):
+    return vm.run(f"dd if={dev} bs=1M skip={offset} count={length} "
+                  f"iflag=direct,skip_bytes,count_bytes status=none | sha256sum",
+                  timeout=300).stdout.split()[0]
+
+
+def file_sha(vm, path):
+    return vm.run(f"sha256sum {path}").stdout.split()[0]
