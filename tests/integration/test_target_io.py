@@ -223,3 +223,8 @@ def test_ksets_close_on_timer_flush_and_fua(vm, cache):
     # So does a FUA (O_DSYNC) write.
     pwrite(vm, cache, 2 * MIB, 4096, flags="| os.O_DSYNC")
     assert status(vm)[6] == "0:192"
+
+
+def test_one_cache_device_cannot_serve_two_tables(vm, cache):
+    assert ctr_error(vm, f"{PMEM} {BACKING}") == \
+        "Cache device is already in use by another pcache table"

@@ -1,0 +1,146 @@
+"""Tables the pcache target must refuse, each with its exact error: bad
+devices, bad options, and caches whose metadata was damaged from the host
+between two boots.  A refused cache is left exactly as it was.
+
+The damaged caches live on dm-linear slices of one 3 GiB pmem device (a
+linear slice of pmem stays DAX-capable), so one reboot serves every case."""
+
+import struct
+
+import pytest
+
+from conftest import finish_vm, make_vm
+from pcache_target import (CACHE_INFO_OFF, GIB, KSET_MAGIC, MIB, SB_OFF,
+                           SEG_DATA_OFF, create, ctr_error, pcache_check,
+                           remove, seal, seg_off, write_pattern)
+
+SLICE = 600 * MIB
+SLICES = 5
+BACKING = "/dev/vda"
+
+
+def make_slices(vm):
+    for i in range(SLICES):
+        vm.run(f"dmsetup create s{i} --table '0 {SLICE // 512} linear /dev/pmem0 "
+               f"{i * SLICE // 512}'")
+    vm.run("dmsetup mknodes")
+
+
+def corrupt_magic(vm, base):
+    vm.write_pmem(base + SB_OFF + 8, b"NOTPCACH")
+
+
+def corrupt_sb_crc(vm, base):
+    pad = vm.read_pmem(base + SB_OFF + 20, 1)
+    vm.write_pmem(base + SB_OFF + 20, bytes([pad[0] ^ 0x40]))
+
+
+def corrupt_both_cache_info(vm, base):
+    # Replica 0 is the only valid one on a fresh cache; break its CRC.
+    crc = vm.read_pmem(base + CACHE_INFO_OFF, 1)
+    vm.write_pmem(base + CACHE_INFO_OFF, bytes([crc[0] ^ 0xFF]))
+
+
+def corrupt_chain_id(vm, base):
+    # A well-formed, newer segment_info for physical segment 0 whose next
+    # segment is far beyond seg_num.
+    rec = struct.pack("<IBBHII", 0, 2, 0, 0, 0x3, 9999)
+    vm.write_pmem(base + seg_off(0) + 4096, seal(rec))
+
+
+def corrupt_key_num(vm, base):
+    # The first kset of the log (key_tail 0:0): key_num 200, magic intact.
+    kset = base + seg_off(0) + SEG_DATA_OFF
+    assert struct.unpack("<Q", vm.read_pmem(kset + 8, 8))[0] == KSET_MAGIC
+    vm.write_pmem(kset + 4, struct.pack("<I", 200))
+
+
+DAMAGE = [
+    (corrupt_magic, "Unexpected superblock magic: not a pcache device"),
+    (corrupt_sb_crc, "Superblock CRC mismatch"),
+    (corrupt_both_cache_info, "No valid cache_info replica (both CRCs bad); "
+                              "refusing to reinitialise, run pcache_check"),
+    (corrupt_chain_id, "Segment chain id out of range"),
+    (corrupt_key_num, "Kset key_num exceeds 128"),
+]
+assert len(DAMAGE) == SLICES
+
+# What a refused load must leave untouched: the metadata pages and the
+# first segment's header and log start.
+SNAPSHOT = [(0, 20480), (seg_off(0), SEG_DATA_OFF + 8192)]
+
+
+def snapshot(vm, base):
+    return [vm.read_pmem(base + off, length) for off, length in SNAPSHOT]
+
+
+@pytest.fixture(scope="module")
+def vm(tmp_path_factory):
+    machine = make_vm(tmp_path_factory, "refusals", pmem_size=3 * GIB,
+                      disks=[GIB, GIB])
+    machine.boot()
+    machine.load_module()
+    make_slices(machine)
+    # A real cache with data on every slice, then a clean shutdown.
+    for i in range(SLICES):
+        machine.run(f"dd if=/dev/zero of=/dev/mapper/s{i} bs=4096 count=5 "
+                    "oflag=direct status=none")
+        dev = create(machine, f"/dev/mapper/s{i} {BACKING}")
+        write_pattern(machine, dev, i * MIB, 256 * 1024, seed=i, oflag="direct,dsync")
+        remove(machine)
+        pcache_check(machine, f"/dev/mapper/s{i}")
+    machine.shutdown()
+    machine.snapshots = []
+    for i, (damage, _) in enumerate(DAMAGE):
+        damage(machine, i * SLICE)
+        machine.snapshots.append(snapshot(machine, i * SLICE))
+    machine.boot()
+    machine.load_module()
+    make_slices(machine)
+    yield machine
+    finish_vm(machine)
+
+
+@pytest.mark.parametrize("index", range(SLICES),
+                         ids=[d.__name__ for d, _ in DAMAGE])
+def test_damaged_cache_is_refused_and_left_alone(vm, index):
+    expected = DAMAGE[index][1]
+    assert ctr_error(vm, f"/dev/mapper/s{index} {BACKING}") == expected
+    assert snapshot(vm, index * SLICE) == vm.snapshots[index]
+
+
+def test_non_dax_cache_device(vm):
+    assert ctr_error(vm, f"/dev/vdb {BACKING}") == "Cache device is not DAX-capable"
+
+
+def test_cache_device_smaller_than_512_mib(vm):
+    vm.run(f"dmsetup create small --table '0 {511 * MIB // 512} linear /dev/pmem0 0'")
+    vm.run("dmsetup mknodes")
+    try:
+        name = vm.run("dmsetup info -c --noheadings -o blkdevname small").stdout.strip()
+        assert vm.run(f"cat /sys/block/{name}/queue/dax").stdout.strip() == "1"
+        assert ctr_error(vm, f"/dev/mapper/small {BACKING}") == \
+            "Cache device is smaller than 512 MiB"
+    finally:
+        vm.run("dmsetup remove small")
+
+
+@pytest.mark.parametrize("args, error", [
+    ("", "Insufficient args"),
+    ("/dev/mapper/s0", "Insufficient args"),
+    ("/dev/nonexistent /dev/vda", "Error opening cache device"),
+    ("/dev/mapper/s0 /dev/nonexistent", "Error opening backing device"),
+    ("/dev/mapper/s0 /dev/vda 6 a b c d e f", "Invalid number of cache option arguments"),
+    ("/dev/mapper/s0 /dev/vda 2 crc true", "Unrecognised cache option requested"),
+    ("/dev/mapper/s0 /dev/vda 2 data_crc yes", "Invalid data crc parameter"),
+    ("/dev/mapper/s0 /dev/vda 2 cache_mode writethrough", "Invalid cache mode parameter"),
+    ("/dev/mapper/s0 /dev/vda 1 data_crc", "Missing value for data_crc"),
+    ("/dev/mapper/s0 /dev/vda 2 data_crc true extra", "Unexpected words after the cache options"),
+])
+def test_bad_table_arguments(vm, args, error):
+    assert ctr_error(vm, args) == error
+
+
+def test_table_longer_than_backing_device(vm):
+    assert ctr_error(vm, f"/dev/mapper/s0 {BACKING}", sectors=2097152 + 8) == \
+        "Table is longer than the backing device"
