@@ -51,6 +51,11 @@ void walker::read_pair(uint64_t first, uint64_t stride, Raw (&raw)[PCACHE_META_R
 		dev_.read(first + i * stride, &raw[i], sizeof(Raw));
 }
 
+const segment_table &walker::segments() const
+{
+	return segs_;
+}
+
 void walker::walk(metadata_visitor &out)
 {
 	superblock sb;
@@ -77,7 +82,8 @@ void walker::walk(metadata_visitor &out)
 
 	if (!opts_.header_only) {
 		walk_segments(sb, info.current(), out);
-		walk_log(key_tail, dirty_tail, out);
+		if (!opts_.skip_log)
+			walk_log(key_tail, dirty_tail, out);
 	}
 	out.on_end();
 }

@@ -34,6 +34,7 @@ public:
 struct walk_options {
 	bool header_only = false;	// superblock, cache_info and tails only
 	bool repair = false;		// step over damaged ksets where the log resumes
+	bool skip_log = false;		// headers and segment chain only
 };
 
 // Does the start of the device look like an XML document?
@@ -48,6 +49,8 @@ public:
 	// Throws format_error if the device cannot hold a superblock, io_error
 	// if a header record cannot be read.
 	void walk(metadata_visitor &out);
+	// The chain as walked (logical -> physical, generations).
+	const segment_table &segments() const;
 
 private:
 	struct kset_probe;
