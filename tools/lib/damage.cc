@@ -62,8 +62,6 @@ const char *to_string(record_kind kind)
 		return "seg_info";
 	case record_kind::seg_gen:
 		return "seg_gen";
-	case record_kind::segment_chain:
-		return "segment chain";
 	case record_kind::kset:
 		return "kset";
 	case record_kind::key:
@@ -82,8 +80,7 @@ std::string to_string(const location &where)
 	if (where.input_line)
 		out << "line " << *where.input_line << ": ";
 	if (where.segment && (where.record == record_kind::seg_info ||
-			      where.record == record_kind::seg_gen ||
-			      where.record == record_kind::segment_chain)) {
+			      where.record == record_kind::seg_gen)) {
 		out << "segment " << *where.segment;
 		if (where.phys_segment && *where.phys_segment != *where.segment)
 			out << " (physical " << *where.phys_segment << ")";

@@ -113,7 +113,6 @@ enum class record_kind {
 	dirty_tail,
 	seg_info,
 	seg_gen,
-	segment_chain,
 	kset,
 	key,
 	payload,

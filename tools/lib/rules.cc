@@ -309,9 +309,8 @@ std::optional<uint32_t> chain_follower::next(const segment_record &rec, damage_s
 		used_[rec.phys] = true;
 	if (rec.id + 1 >= n_segs_ || !rec.info.any_valid())
 		return std::nullopt;
-	location where = replica_location(replicated::seg_info, *rec.info.chosen, &rec);
-	where.record = record_kind::segment_chain;
-	reporter report{sink, where};
+	// The fault lies in the seg_info copy in use: name it.
+	reporter report{sink, replica_location(replicated::seg_info, *rec.info.chosen, &rec)};
 	const segment_info &si = rec.info.current();
 	std::string lost = "; cache segments " + std::to_string(rec.id + 1) + ".." +
 			   std::to_string(n_segs_ - 1) + " cannot be found";

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <array>
 #include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,6 +103,11 @@ private:
 	uint64_t device_offset_of(const cache_pos &pos, uint64_t within) const;
 	template <typename T>
 	unsigned slot_of(replica_set<T> &set, const char *name, xml_attributes &a);
+	// Damage about a replicated record points at the element of the copy
+	// in use (or at the first one given, when none is valid).
+	using slot_lines = std::array<uint64_t, PCACHE_META_REPLICAS>;
+	template <typename T>
+	void point_at(const replica_set<T> &set, const slot_lines &lines);
 	meta_header header_of(xml_attributes &a);
 
 	XML_Parser parser_ = nullptr;
@@ -117,6 +123,9 @@ private:
 	superblock sb_;
 	replica_set<cache_info> info_;
 	replica_set<pos_record> key_tail_, dirty_tail_;
+	slot_lines info_lines_{}, key_tail_lines_{}, dirty_tail_lines_{};
+	slot_lines seg_info_lines_{}, seg_gen_lines_{};
+	uint64_t segment_line_ = 0;
 	uint32_t n_ = 0;	// segments the chain can hold: min(n_segs, seg_num)
 
 	segment_table segs_;
@@ -335,6 +344,15 @@ meta_header reader::header_of(xml_attributes &a)
 }
 
 template <typename T>
+void reader::point_at(const replica_set<T> &set, const slot_lines &lines)
+{
+	if (set.any_valid())
+		damage_.set_line(lines[*set.chosen]);
+	else if (lines[0] || lines[1])
+		damage_.set_line(lines[0] ? lines[0] : lines[1]);
+}
+
+template <typename T>
 unsigned reader::slot_of(replica_set<T> &set, const char *name, xml_attributes &a)
 {
 	auto slot = static_cast<unsigned>(a.number(kSlot, PCACHE_META_REPLICAS - 1));
@@ -347,6 +365,7 @@ unsigned reader::slot_of(replica_set<T> &set, const char *name, xml_attributes &
 void reader::cache_info_element(xml_attributes &a)
 {
 	unsigned slot = slot_of(info_, kCacheInfo, a);
+	info_lines_[slot] = line();
 	cache_info &ci = info_.value[slot];
 	ci.header = header_of(a);
 	ci.seg_id = static_cast<uint32_t>(a.number(kSegId, UINT32_MAX));
@@ -377,6 +396,7 @@ void reader::cache_info_element(xml_attributes &a)
 void reader::flush_cache_info()
 {
 	info_.choose();
+	point_at(info_, info_lines_);
 	if (stop_on_fatal(check_replicas(info_, replicated::cache_info, damage_)) ||
 	    stop_on_fatal(check_cache_info(info_, sb_, damage_)))
 		return;
@@ -390,6 +410,7 @@ void reader::flush_cache_info()
 void reader::tail_element(replica_set<pos_record> &set, const char *name, xml_attributes &a)
 {
 	unsigned slot = slot_of(set, name, a);
+	(&set == &key_tail_ ? key_tail_lines_ : dirty_tail_lines_)[slot] = line();
 	pos_record &p = set.value[slot];
 	p.header = header_of(a);
 	p.pos.seg = static_cast<uint32_t>(a.number(kSeg, UINT32_MAX));
@@ -402,9 +423,12 @@ void reader::flush_tails()
 	key_tail_.choose();
 	dirty_tail_.choose();
 	uint32_t n_segs = info_.current().n_segs;
+	point_at(key_tail_, key_tail_lines_);
 	check_replicas(key_tail_, replicated::key_tail, damage_);
 	if (key_tail_.any_valid())
 		check_tail(replicated::key_tail, key_tail_, n_segs, damage_);
+	damage_.set_line(line());
+	point_at(dirty_tail_, dirty_tail_lines_);
 	check_replicas(dirty_tail_, replicated::dirty_tail, damage_);
 	if (dirty_tail_.any_valid())
 		check_tail(replicated::dirty_tail, dirty_tail_, n_segs, damage_);
@@ -438,11 +462,15 @@ void reader::segment_start(xml_attributes &a)
 	seg_ = segment_record{};
 	seg_.id = id;
 	seg_.phys = phys;
+	segment_line_ = line();
+	seg_info_lines_ = {};
+	seg_gen_lines_ = {};
 }
 
 void reader::seg_info_element(xml_attributes &a)
 {
 	unsigned slot = slot_of(seg_.info, kSegInfo, a);
+	seg_info_lines_[slot] = line();
 	segment_info &si = seg_.info.value[slot];
 	si.header = header_of(a);
 	bool has_next = a.boolean(kHasNext);
@@ -460,6 +488,7 @@ void reader::seg_info_element(xml_attributes &a)
 void reader::seg_gen_element(xml_attributes &a)
 {
 	unsigned slot = slot_of(seg_.gen, kSegGen, a);
+	seg_gen_lines_[slot] = line();
 	seg_gen &g = seg_.gen.value[slot];
 	g.header = header_of(a);
 	g.gen = a.number(kGen, UINT64_MAX);
@@ -470,12 +499,18 @@ void reader::segment_end()
 {
 	seg_.info.choose();
 	seg_.gen.choose();
+	damage_.set_line(segment_line_);
+	point_at(seg_.info, seg_info_lines_);
 	check_replicas(seg_.info, replicated::seg_info, damage_, &seg_);
-	check_replicas(seg_.gen, replicated::seg_gen, damage_, &seg_);
 	check_segment(seg_, damage_);
+	damage_.set_line(segment_line_);
+	point_at(seg_.gen, seg_gen_lines_);
+	check_replicas(seg_.gen, replicated::seg_gen, damage_, &seg_);
 	segs_.set(seg_);
 	out_.on_segment(seg_);
 	++next_id_;
+	damage_.set_line(segment_line_);
+	point_at(seg_.info, seg_info_lines_);
 	expected_phys_ = chain_->next(seg_, damage_);
 	if (!expected_phys_)
 		chain_ended_ = true;
@@ -616,6 +651,7 @@ void reader::last_kset_element(xml_attributes &a)
 void reader::log_end()
 {
 	damage_.set_line(line());
+	point_at(dirty_tail_, dirty_tail_lines_);
 	log_->finish(expected_, !log_ended_, damage_);
 	out_.on_end_log(log_->summary());
 }
