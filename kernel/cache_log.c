@@ -15,11 +15,21 @@
  * segment or moves to a key segment not visited before.
  */
 #include <linux/bitmap.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 
 #include "pcache.h"
 
 static void pcache_kset_close_fn(struct work_struct *work);
+
+/*
+ * How long a kset with keys may stay open.  1 s as upstream; tests raise it
+ * to show that FLUSH and FUA alone make writes durable.
+ */
+static unsigned int kset_close_delay_ms = 1000;
+module_param(kset_close_delay_ms, uint, 0644);
+MODULE_PARM_DESC(kset_close_delay_ms,
+		 "Write an open kset this many ms after its first key (default 1000)");
 
 int pcache_log_init(struct pcache *c)
 {
@@ -148,7 +158,8 @@ int pcache_kset_append(struct pcache *c,
 	}
 	ks->buf->data[ks->nr_keys++] = *key;
 	if (ks->nr_keys == 1)
-		queue_delayed_work(c->wq, &ks->close_work, HZ);
+		queue_delayed_work(c->wq, &ks->close_work,
+				   msecs_to_jiffies(READ_ONCE(kset_close_delay_ms)));
 	else if (ks->nr_keys == PCACHE_KSET_KEYS_MAX)
 		pcache_kset_close_locked(c, ks);	/* else: next append */
 out:

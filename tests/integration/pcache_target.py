@@ -54,6 +54,13 @@ def seg_off(phys):
     return SEGMENTS_OFF + phys * SEG_SIZE
 
 
+def set_kset_delay(vm, ms):
+    """How long an open kset waits before the timer writes it (module
+    parameter; 1000 by default).  A long delay leaves FLUSH, FUA and full
+    ksets as the only ways keys reach pmem."""
+    vm.run(f"echo {ms} > /sys/module/pcache/parameters/kset_close_delay_ms")
+
+
 def create(vm, table_args, name="pc", sectors=None, backing="/dev/vda"):
     """dmsetup create NAME with a pcache table; returns the device path."""
     if sectors is None:

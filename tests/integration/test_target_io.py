@@ -8,7 +8,8 @@ import pytest
 
 from pcache_target import (CACHE_INFO_OFF, CACHE_INFO_STRIDE, MIB, REFMODEL,
                            create, ctr_error, make_pattern, pcache_check,
-                           pcache_crc, read_range, read_sha, remove, status,
+                           pcache_crc, read_range, read_sha, remove, set_kset_delay,
+                           status,
                            file_sha, write_pattern)
 
 PMEM = "/dev/pmem0"
@@ -216,13 +217,25 @@ def test_ksets_close_on_timer_flush_and_fua(vm, cache):
     pwrite(vm, cache, 0, 64 * 1024)
     vm.run("sleep 2")
     assert status(vm)[6] == "0:64"
-    # A FLUSH (fsync of the device) writes the open kset at once.
-    pwrite(vm, cache, 1 * MIB, 4096)
-    vm.run(f"python3 -c \"import os; os.fsync(os.open('{cache}', os.O_RDONLY))\"")
-    assert status(vm)[6] == "0:128"
-    # So does a FUA (O_DSYNC) write.
-    pwrite(vm, cache, 2 * MIB, 4096, flags="| os.O_DSYNC")
-    assert status(vm)[6] == "0:192"
+    set_kset_delay(vm, 3600 * 1000)
+    try:
+        pwrite(vm, cache, 1 * MIB, 4096)
+        vm.run("sleep 2")
+        assert status(vm)[6] == "0:64"       # no timer: still in memory
+        # A FLUSH (fsync of the device) writes the open kset.
+        vm.run(f"python3 -c \"import os; os.fsync(os.open('{cache}', os.O_RDONLY))\"")
+        assert status(vm)[6] == "0:128"
+        # So does a FUA write, for the kset holding its key.
+        pwrite(vm, cache, 2 * MIB, 4096, flags="| os.O_DSYNC")
+        assert status(vm)[6] == "0:192"
+        # And a kset that reaches 128 keys: 128 4 KiB writes in one 4 MiB
+        # region, one more to open the next kset.
+        vm.run(f"python3 -c \"import os, mmap; m = mmap.mmap(-1, 4096); "
+               f"fd = os.open('{cache}', os.O_WRONLY | os.O_DIRECT); "
+               f"[os.pwrite(fd, m, 8 * 2**20 + i * 4096) for i in range(129)]\"")
+        assert status(vm)[6] == f"0:{192 + 24 + 128 * 40}"
+    finally:
+        set_kset_delay(vm, 1000)
 
 
 def test_one_cache_device_cannot_serve_two_tables(vm, cache):
