@@ -123,7 +123,7 @@ void check_report::text_summary()
 		out_.write("keys: " + std::to_string(log_->keys) + " (" + std::to_string(log_->stale_keys) +
 			   " stale)\n");
 	}
-	if (map_) {
+	if (map_ && log_) {
 		out_.write("map: " + std::to_string(map_->live_extents) + " live extents, " +
 			   size_string(map_->live_bytes) + " cached, " + size_string(map_->dirty_bytes) +
 			   " dirty\n");
