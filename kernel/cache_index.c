@@ -35,6 +35,9 @@ int pcache_index_init(struct pcache *c)
 {
 	u32 i;
 
+	c->spares = alloc_percpu(struct pcache_extent *);
+	if (!c->spares)
+		return -ENOMEM;
 	c->n_subtrees = DIV_ROUND_UP_ULL(c->backing_size, PCACHE_SUBTREE_SIZE);
 	c->subtrees = kvcalloc(c->n_subtrees, sizeof(*c->subtrees), GFP_KERNEL);
 	if (!c->subtrees)
@@ -49,8 +52,18 @@ int pcache_index_init(struct pcache *c)
 void pcache_index_exit(struct pcache *c)
 {
 	struct pcache_extent *e, *n;
+	int cpu;
 	u32 i;
 
+	if (c->spares) {
+		for_each_possible_cpu(cpu) {
+			e = *per_cpu_ptr(c->spares, cpu);
+			if (e)
+				pcache_extent_free(e);
+		}
+		free_percpu(c->spares);
+		c->spares = NULL;
+	}
 	if (!c->subtrees)
 		return;
 	for (i = 0; i < c->n_subtrees; i++) {

@@ -82,44 +82,39 @@ static void pcache_key_fill(struct pcache_cache_key_onmedia *k,
 
 /*
  * Log and index the key for @e, atomically with respect to the region:
- * append under the subtree lock, then insert.  A split needs a spare
- * extent, allocated here without sleeping under the lock, else after
- * dropping it.  On success @e belongs to the index and the key holds a
- * reference on its segment.  -EBUSY: the log has no room; @e is freed.
+ * append under the subtree lock, then insert.  An insert that splits an
+ * extent consumes a spare extent: each CPU keeps one at hand, so a write
+ * allocates only its own extent.  On success @e belongs to the index and
+ * the key holds the caller's reference on its segment.  -EBUSY: the log
+ * has no room; @e is freed, the reference stays with the caller.
  */
 static int pcache_key_commit(struct pcache *c, struct pcache_extent *e,
 			     u32 crc)
 {
 	struct pcache_subtree *st = pcache_subtree_of(c, e->off);
-	struct pcache_extent *spare = NULL;
 	struct pcache_cache_key_onmedia key;
+	struct pcache_extent *spare;
 	int r;
 
-	pcache_key_fill(&key, e, crc);
-	spin_lock(&st->lock);
-	while (pcache_index_needs_spare(st, e->off, e->len) && !spare) {
-		spare = pcache_extent_alloc(GFP_NOWAIT | __GFP_NOWARN);
-		if (spare)
-			break;
-		spin_unlock(&st->lock);
+	spare = this_cpu_xchg(*c->spares, NULL);
+	if (!spare) {
 		spare = pcache_extent_alloc(GFP_NOIO);
-		spin_lock(&st->lock);
-		if (!spare)
-			break;	/* cannot happen with GFP_NOIO; be safe */
-	}
-	r = pcache_kset_append(c, &key);
-	if (!r) {
-		pcache_seg_get(c, e->seg);
-		if (!spare && pcache_index_needs_spare(st, e->off, e->len)) {
-			/* Unreachable: GFP_NOIO slab allocations retry. */
-			r = -ENOMEM;
-		} else {
-			pcache_index_insert(c, st, e, &spare);
+		if (!spare) {
+			pcache_extent_free(e);
+			return -ENOMEM;
 		}
 	}
+	pcache_key_fill(&key, e, crc);
+	spin_lock(&st->lock);
+	r = pcache_kset_append(c, &key);
+	if (!r)
+		pcache_index_insert(c, st, e, &spare);
 	spin_unlock(&st->lock);
-	if (spare)
-		pcache_extent_free(spare);
+	if (spare) {
+		spare = this_cpu_xchg(*c->spares, spare);
+		if (spare)
+			pcache_extent_free(spare);
+	}
 	if (r)
 		pcache_extent_free(e);
 	return r;
@@ -160,9 +155,10 @@ static int pcache_write_data(struct pcache *c, struct bio *bio,
 		e->seg_off = pos.off;
 		e->gen = READ_ONCE(c->segs[pos.seg].gen);
 		r = pcache_key_commit(c, e, c->opts.data_crc ? crc : 0);
-		pcache_seg_put(c, pos.seg);	/* the allocation's reference */
-		if (r)
+		if (r) {
+			pcache_seg_put(c, pos.seg);
 			return r;
+		}
 		pb->done += got;
 	}
 	return 0;
@@ -294,7 +290,7 @@ static int pcache_read_hits(struct pcache *c, struct pcache_subtree *st,
 	u64 end = pb->off + len, pos;
 	int r = 0;
 
-	while (e && done < len && extent_is_hit(e) && e->off <= pb->off + done) {
+	for (;;) {
 		pos = pb->off + done;
 		n = min(e->off + e->len, end) - pos;
 		r = pcache_copy_from_pmem(bio, done, pcache_seg_data(c, e->seg) +
@@ -302,8 +298,12 @@ static int pcache_read_hits(struct pcache *c, struct pcache_subtree *st,
 		if (r)
 			break;
 		done += n;
+		if (done == len)
+			break;
+		/* Go on while the next extent is cached data that follows. */
 		e = pcache_extent_next(e);
-		if (e && pcache_extent_stale(c, e))
+		if (!e || !extent_is_hit(e) || e->off != pb->off + done ||
+		    pcache_extent_stale(c, e))
 			break;
 	}
 	spin_unlock(&st->lock);

@@ -154,6 +154,7 @@ struct pcache {
 	struct pcache_subtree *subtrees;
 	u32 n_subtrees;
 	atomic64_t next_fill_tag;
+	struct pcache_extent * __percpu *spares;	/* one spare per CPU */
 
 	/* Writes waiting for space, retried by defer_work. */
 	spinlock_t defer_lock;
