@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 JOBS        ?= $(shell nproc)
 
 .PHONY: all deps tools module vm-image check unit unit-sanitize integration \
-	demo vm-shell install clean bench
+	demo vm-shell install clean bench bench-tools
 
 all: tools module vm-image
 
@@ -58,6 +58,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@$(PYTHON) bench/blockbench.py
+
+# pcache_check/pcache_dump vs cache_check/cache_dump at 4 Mi entries
+# (bench/results/tools/); a few minutes and ~18 GB of sparse scratch files.
+bench-tools: deps tools
+	@$(PYTHON) bench/tools_bench.py
 
 vm-shell: all
 	@$(PYTHON) scripts/vm-shell.py

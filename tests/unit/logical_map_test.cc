@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+
 namespace pcache::test {
 namespace {
 
@@ -175,6 +178,84 @@ TEST_F(map_fixture, ManyOverwritesOfOneRegion)
 	// The last writer of offset 0 was key 4998 (4998 % 7 == 0).
 	EXPECT_EQ(e[0].seg, 2u);
 	EXPECT_EQ(e[0].seg_off, (4998u % 4000) * 4096);
+}
+
+// Against a sector-by-sector model of "newer wins", on enough keys to go
+// through the radix sort (two levels: region numbers beyond 2^16), with
+// heavy overlap in some regions and none in others; the counting pass of
+// pcache_check and the listing of pcache_dump --logical must agree with it.
+TEST(LogicalMapModel, AgreesWithASectorModel)
+{
+	std::mt19937_64 rng(42);
+	std::vector<key_record> records;
+	std::map<uint64_t, std::pair<uint64_t, bool>> model;	// sector -> (order, dirty)
+	uint32_t seg_sector = 0, seg = 1;
+	for (uint64_t order = 0; order < 30000; ++order) {
+		uint64_t region = rng() % 4 == 0 ? rng() % 8 : rng() % (1u << 20);
+		uint32_t sectors = 1 + rng() % 64;
+		uint32_t start = rng() % (8192 - sectors + 1);
+		if (seg_sector + sectors > 32744)
+			seg_sector = 0, ++seg;
+		key_record r;
+		r.key = make_key(region << 22 | uint64_t(start) << 9, sectors << 9, seg, seg_sector << 9);
+		r.key.flags = rng() % 5 == 0 ? PCACHE_KEY_FLAGS_CLEAN : 0;
+		r.order = order;
+		r.dirty_window = rng() % 3 != 0;
+		r.segment_gen = 0;
+		seg_sector += sectors;
+		records.push_back(r);
+		for (uint32_t s = 0; s < sectors; ++s)
+			model[(region << 13) + start + s] = {order, r.dirty()};
+	}
+	// Model extents: runs of one owner over consecutive sectors.
+	std::vector<extent> expected;
+	uint64_t dirty_bytes = 0;
+	for (auto it = model.begin(); it != model.end();) {
+		auto run = it;
+		uint64_t len = 0;
+		while (run != model.end() && run->first == it->first + len && run->second == it->second)
+			++run, ++len;
+		extent e;
+		e.off = it->first << 9;
+		e.len = uint32_t(len << 9);
+		e.dirty = it->second.second;
+		expected.push_back(e);
+		dirty_bytes += e.dirty ? e.len : 0;
+		it = run;
+	}
+
+	auto feed = [&](logical_map &map) {
+		replica_set<cache_info> info;
+		info.value[0].n_segs = 1000;
+		info.state[0] = slot_state::valid;
+		info.choose();
+		map.on_cache_info(info);
+		for (const auto &r : records)
+			map.on_key(r);
+		log_summary s;
+		s.dirty_tail_reached = true;
+		map.on_end_log(s);
+	};
+	damage_list damage;
+	logical_map counting(damage), listing(damage);
+	feed(counting);
+	feed(listing);
+	counting.resolve(nullptr);
+	struct collect out;
+	listing.resolve(&out);
+	EXPECT_TRUE(none(damage));
+
+	ASSERT_EQ(out.extents.size(), expected.size());
+	for (size_t i = 0; i < expected.size(); ++i) {
+		ASSERT_EQ(out.extents[i].off, expected[i].off) << i;
+		ASSERT_EQ(out.extents[i].len, expected[i].len) << i;
+		ASSERT_EQ(out.extents[i].dirty, expected[i].dirty) << i;
+	}
+	for (const logical_map *m : {&counting, &listing}) {
+		EXPECT_EQ(m->summary().live_extents, expected.size());
+		EXPECT_EQ(m->summary().live_bytes, model.size() * 512);
+		EXPECT_EQ(m->summary().dirty_bytes, dirty_bytes);
+	}
 }
 
 } // namespace

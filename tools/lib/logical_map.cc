@@ -3,6 +3,7 @@
 #include "rules.h"
 
 #include <algorithm>
+#include <thread>
 
 namespace pcache {
 namespace {
@@ -53,6 +54,39 @@ byte_range origin_of(const packed_key &p)
 
 constexpr uint32_t kNoOwner = UINT32_MAX;
 
+// Calls f(word index, mask) for the words covering bits [first, last).
+template <typename F>
+void for_bit_range(uint32_t first, uint32_t last, F f)
+{
+	while (first < last) {
+		uint32_t lo = first % 64;
+		uint32_t hi = std::min<uint32_t>(64, lo + (last - first));
+		uint64_t mask = (hi == 64 ? ~uint64_t(0) : (uint64_t(1) << hi) - 1) & ~((uint64_t(1) << lo) - 1);
+		f(first / 64, mask);
+		first += hi - lo;
+	}
+}
+
+// Sets bits [first, last) of a bitmap; true if none was set before.
+bool set_bits(uint64_t *bits, uint32_t first, uint32_t last)
+{
+	bool clear = true;
+	for_bit_range(first, last, [&](uint32_t w, uint64_t mask) {
+		clear &= !(bits[w] & mask);
+		bits[w] |= mask;
+	});
+	return clear;
+}
+
+bool any_bits(const uint64_t *bits, uint32_t first, uint32_t last)
+{
+	bool any = false;
+	for_bit_range(first, last, [&](uint32_t w, uint64_t mask) { any |= (bits[w] & mask) != 0; });
+	return any;
+}
+constexpr size_t kSectorWords = (PCACHE_SEG_DATA_SIZE >> kSectorShift) / 64 + 1;
+constexpr size_t kConflictsListed = 20;
+
 } // namespace
 
 logical_map::logical_map(damage_sink &sink) : sink_(sink) {}
@@ -60,11 +94,13 @@ logical_map::logical_map(damage_sink &sink) : sink_(sink) {}
 void logical_map::on_cache_info(const replica_set<cache_info> &info)
 {
 	n_segs_ = info.current().n_segs;
-	// Bounded by seg_num <= PCACHE_CACHE_SEGS_MAX through the walk; keep
-	// the sets to that size whatever n_segs claims.
+	// Keys reach here only with seg < n_segs; n_segs itself is bounded by
+	// the rules (n_segs <= seg_num <= PCACHE_CACHE_SEGS_MAX) or reported.
 	uint32_t n = std::min<uint32_t>(n_segs_, PCACHE_CACHE_SEGS_MAX);
 	key_segs_.assign(n, false);
 	data_segs_.assign(n, false);
+	sectors_.clear();
+	sectors_.resize(n);
 }
 
 void logical_map::mark(std::vector<bool> &set, uint32_t seg)
@@ -105,10 +141,24 @@ void logical_map::on_key(const key_record &r)
 		too_many_reported_ = true;
 		return;
 	}
-	if (count_ % kChunk == 0)
-		chunks_.emplace_back(new packed_key[kChunk]);
-	chunks_.back()[count_ % kChunk] = pack(r);
-	++count_;
+	packed_key k = pack(r);
+	if (!claim_sectors(k) && conflicts_.size() < kConflictsListed)
+		conflicts_.push_back({k});
+	keys_.push_back(k);
+}
+
+bool logical_map::claim_sectors(const packed_key &k)
+{
+	uint32_t seg = seg_of(k);
+	if (seg >= sectors_.size())
+		return true;
+	auto &bits = sectors_[seg];
+	if (!bits)
+		bits.reset(new uint64_t[kSectorWords]());
+	bool clear = set_bits(bits.get(), seg_sector_of(k), seg_sector_of(k) + sectors_of(k));
+	if (!clear)
+		++conflict_count_;
+	return clear;
 }
 
 void logical_map::on_end_log(const log_summary &s)
@@ -116,45 +166,193 @@ void logical_map::on_end_log(const log_summary &s)
 	all_dirty_ = !s.dirty_tail_reached;
 }
 
-void logical_map::check_cache_overlaps()
+// Conflicts were found as keys arrived; now that every key is known, name
+// the earlier key each one collided with.
+void logical_map::report_conflicts()
 {
-	std::sort(keys_.begin(), keys_.end(), [](const packed_key &a, const packed_key &b) {
-		return cache_pos_of(a) < cache_pos_of(b);
-	});
-	// Within one segment, the key reaching furthest so far.
-	const packed_key *reach = nullptr;
-	uint64_t reach_end = 0;
+	auto cache_range = [](const packed_key &k) {
+		uint64_t start = cache_pos_of(k);
+		return std::make_pair(start, start + sectors_of(k));
+	};
+	for (const packed_key &k : keys_) {
+		auto [start, end] = cache_range(k);
+		for (conflict &c : conflicts_) {
+			auto [cs, ce] = cache_range(c.key);
+			if (!c.found && order_of(k) < order_of(c.key) && start < ce && cs < end) {
+				c.found = true;
+				c.partner = k;
+			}
+		}
+	}
+	for (const conflict &c : conflicts_) {
+		std::string first = c.found ? "key number " + std::to_string(order_of(c.partner)) : "an earlier key";
+		std::vector<byte_range> origin{origin_of(c.key)};
+		if (c.found)
+			origin.insert(origin.begin(), origin_of(c.partner));
+		sink_.report({damage_kind::keys_share_cache_space, location(record_kind::payload),
+			      "key number " + std::to_string(order_of(c.key)) + " of the log claims cache bytes at " +
+				      std::to_string(seg_of(c.key)) + ":" +
+				      std::to_string(uint64_t(seg_sector_of(c.key)) << kSectorShift) + " that " + first +
+				      " holds; one of them was overwritten",
+			      origin});
+	}
+	if (conflict_count_ > conflicts_.size())
+		sink_.report({damage_kind::keys_share_cache_space, location(record_kind::payload),
+			      std::to_string(conflict_count_ - conflicts_.size()) +
+				      " more keys claim cache bytes that earlier keys hold",
+			      {}});
+}
+
+void logical_map::check_log_segments()
+{
 	for (const packed_key &k : keys_) {
 		uint32_t seg = seg_of(k);
-		if (seg < key_segs_.size() && key_segs_[seg]) {
-			location where{record_kind::payload};
-			sink_.report({damage_kind::key_in_log_segment, where,
+		if (seg < key_segs_.size() && key_segs_[seg])
+			sink_.report({damage_kind::key_in_log_segment, location(record_kind::payload),
 				      "key number " + std::to_string(order_of(k)) +
-					      " of the log has its payload in cache segment " +
-					      std::to_string(seg) + ", which holds ksets of the log",
+					      " of the log has its payload in cache segment " + std::to_string(seg) +
+					      ", which holds ksets of the log",
 				      {origin_of(k)}});
-		}
-		uint64_t start = cache_pos_of(k), end = start + sectors_of(k);
-		if (reach && seg_of(*reach) != seg)
-			reach = nullptr;
-		if (reach && start < reach_end) {
-			location where{record_kind::payload};
-			sink_.report({damage_kind::keys_share_cache_space, where,
-				      "keys number " + std::to_string(order_of(*reach)) + " and " +
-					      std::to_string(order_of(k)) +
-					      " of the log both claim cache bytes at " + std::to_string(seg) +
-					      ":" + std::to_string(uint64_t(seg_sector_of(k)) << kSectorShift) +
-					      "; one of them was overwritten",
-				      {origin_of(*reach), origin_of(k)}});
-		}
-		if (!reach || end > reach_end) {
-			reach = &k;
-			reach_end = end;
-		}
 	}
 }
 
-void logical_map::resolve_region(size_t begin, size_t end, extent_sink *out)
+namespace {
+
+// Function objects, so that std::sort inlines them.
+struct by_region_then_order_t {
+	bool operator()(const packed_key &a, const packed_key &b) const
+	{
+		uint64_t ka = (a.hi & ~uint64_t(UINT32_MAX)) | (a.lo & UINT32_MAX);
+		uint64_t kb = (b.hi & ~uint64_t(UINT32_MAX)) | (b.lo & UINT32_MAX);
+		return ka < kb;
+	}
+} constexpr by_region_then_order;
+
+struct by_order_t {
+	bool operator()(const packed_key &a, const packed_key &b) const
+	{
+		return uint32_t(a.lo) < uint32_t(b.lo);
+	}
+} constexpr by_order;
+
+constexpr size_t kRadixMin = 2048;	// below this, a comparison sort is faster
+constexpr unsigned kDigitBits = 8;
+constexpr uint32_t kBuckets = 1u << kDigitBits;
+
+// In-place MSD radix sort on the region number (American flag sort), one
+// byte at a time from bit `shift` down, so that each region's keys are
+// together.  Byte digits keep the 256 write streams of a pass within the
+// caches.  Within a region the log order is not restored here: the region
+// passes do that only where keys overlap (most regions of most caches
+// have none, and then the order does not matter).  `bounds`, if given,
+// receives the top level's bucket boundaries and the buckets are left for
+// the caller to finish.
+void radix_by_region(packed_key *a, size_t n, int shift, size_t *bounds = nullptr)
+{
+	if (n < kRadixMin) {
+		std::sort(a, a + n, by_region_then_order);
+		return;
+	}
+	auto digit = [shift](const packed_key &k) { return (region_of(k) >> shift) & (kBuckets - 1); };
+	size_t start[kBuckets + 1] = {}, next[kBuckets];
+	for (size_t i = 0; i < n; ++i)
+		++start[digit(a[i]) + 1];
+	for (uint32_t b = 0; b < kBuckets; ++b)
+		start[b + 1] += start[b];
+	std::copy(start, start + kBuckets, next);
+	for (uint32_t b = 0; b < kBuckets; ++b) {
+		while (next[b] < start[b + 1]) {
+			uint32_t d = digit(a[next[b]]);
+			if (d == b)
+				++next[b];
+			else
+				std::swap(a[next[b]], a[next[d]++]);
+		}
+	}
+	if (bounds) {
+		std::copy(start, start + kBuckets + 1, bounds);
+		return;
+	}
+	for (uint32_t b = 0; b < kBuckets && shift > 0; ++b)
+		if (start[b + 1] - start[b] >= 2)
+			radix_by_region(a + start[b], start[b + 1] - start[b], shift - int(kDigitBits));
+}
+
+} // namespace
+
+// Groups the keys by region, in region order.  The top radix level
+// partitions the keys into independent buckets, which two threads finish.
+void logical_map::sort_by_region()
+{
+	packed_key *a = keys_.begin();
+	size_t n = keys_.size();
+	uint32_t top = 0;
+	for (size_t i = 0; i < n; ++i)
+		top = std::max(top, uint32_t(region_of(a[i])));
+	int shift = 0;
+	while (shift + int(kDigitBits) < 32 && (top >> (shift + kDigitBits)))
+		shift += kDigitBits;
+	if (n < kRadixMin) {
+		std::sort(a, a + n, by_region_then_order);
+		return;
+	}
+	size_t bounds[kBuckets + 1];
+	radix_by_region(a, n, shift, bounds);
+	if (shift == 0)
+		return;
+	auto finish = [&](uint32_t from, uint32_t to) {
+		for (uint32_t b = from; b < to; ++b)
+			if (bounds[b + 1] - bounds[b] >= 2)
+				radix_by_region(a + bounds[b], bounds[b + 1] - bounds[b], shift - int(kDigitBits));
+	};
+	// Split the buckets where half of the keys lie.
+	uint32_t split = uint32_t(std::upper_bound(bounds, bounds + kBuckets + 1, n / 2) - bounds - 1);
+	split = std::min(split, kBuckets);
+	if (std::thread::hardware_concurrency() < 2) {
+		finish(0, kBuckets);
+		return;
+	}
+	std::thread other([&] { finish(split, kBuckets); });
+	finish(0, split);
+	other.join();
+}
+
+void logical_map::count_extent(const packed_key &k, uint32_t len_sectors)
+{
+	uint64_t len = uint64_t(len_sectors) << kSectorShift;
+	++summary_.live_extents;
+	summary_.live_bytes += len;
+	if ((window_of(k) || all_dirty_) && !clean_of(k)) {
+		++summary_.dirty_extents;
+		summary_.dirty_bytes += len;
+	}
+}
+
+// Do any two keys of the region cover a common sector?  (Only then does
+// their log order matter.)  Leaves covered_ clear.
+bool logical_map::overlapping(size_t begin, size_t end)
+{
+	if (end - begin < 2)
+		return false;
+	bool overlap = false;
+	for (size_t i = begin; i < end && !overlap; ++i)
+		overlap = !set_bits(covered_.data(), sector_of(keys_[i]), sector_of(keys_[i]) + sectors_of(keys_[i]));
+	clear_covered(begin, end);
+	return overlap;
+}
+
+void logical_map::clear_covered(size_t begin, size_t end)
+{
+	for (size_t i = begin; i < end; ++i) {
+		uint32_t first = sector_of(keys_[i]);
+		uint32_t last = first + sectors_of(keys_[i]);
+		std::fill(covered_.begin() + first / 64, covered_.begin() + (last + 63) / 64, 0);
+	}
+}
+
+// Newer wins, extents in origin order: a per-sector owner table (the
+// latest key to cover each sector), then runs of one owner.
+void logical_map::emit_region(size_t begin, size_t end, extent_sink &out)
 {
 	uint32_t lo = UINT32_MAX, hi = 0;
 	for (size_t i = begin; i < end; ++i) {
@@ -162,7 +360,9 @@ void logical_map::resolve_region(size_t begin, size_t end, extent_sink *out)
 		hi = std::max(hi, sector_of(keys_[i]) + sectors_of(keys_[i]));
 	}
 	std::fill(owner_.begin() + lo, owner_.begin() + hi, kNoOwner);
-	// Keys are in log order: a later key takes the sectors it covers.
+	if (overlapping(begin, end))
+		std::sort(keys_.begin() + begin, keys_.begin() + end, by_order);
+	// In log order, a later key takes the sectors it covers.
 	for (size_t i = begin; i < end; ++i) {
 		uint32_t s = sector_of(keys_[i]);
 		std::fill(owner_.begin() + s, owner_.begin() + s + sectors_of(keys_[i]),
@@ -176,51 +376,87 @@ void logical_map::resolve_region(size_t begin, size_t end, extent_sink *out)
 			++run;
 		if (who != kNoOwner) {
 			const packed_key &k = keys_[begin + who];
+			count_extent(k, run - s);
 			extent e;
 			e.off = region_off + (uint64_t(s) << kSectorShift);
 			e.len = (run - s) << kSectorShift;
 			e.seg = seg_of(k);
 			e.seg_off = (seg_sector_of(k) + (s - sector_of(k))) << kSectorShift;
 			e.dirty = (window_of(k) || all_dirty_) && !clean_of(k);
-			++summary_.live_extents;
-			summary_.live_bytes += e.len;
-			if (e.dirty) {
-				++summary_.dirty_extents;
-				summary_.dirty_bytes += e.len;
-			}
-			if (out)
-				out->on_extent(e);
+			out.on_extent(e);
 		}
 		s = run;
 	}
 }
 
+// Newer wins, counts only (pcache_check): newest key first, each keeps the
+// sectors no newer key covered, tracked in a bitmap of the region.  Costs
+// the keys' sectors, not the region's span.
+void logical_map::count_region(size_t begin, size_t end)
+{
+	// Optimistically in the order at hand: if no sector is met twice, no
+	// key overlaps another and the order did not matter.
+	map_summary before = summary_;
+	if (count_pass(begin, end)) {
+		summary_ = before;
+		std::sort(keys_.begin() + begin, keys_.begin() + end, by_order);
+		count_pass(begin, end);
+	}
+}
+
+// Newest key first, each keeps the sectors no newer key covered.  Returns
+// whether any sector was met twice.  Leaves covered_ clear.
+bool logical_map::count_pass(size_t begin, size_t end)
+{
+	bool overlap = false;
+	for (size_t i = end; i-- > begin;) {
+		const packed_key &k = keys_[i];
+		uint32_t first = sector_of(k), last = first + sectors_of(k);
+		if (!any_bits(covered_.data(), first, last)) {
+			set_bits(covered_.data(), first, last);
+			count_extent(k, last - first);	// the common case: all of it
+			continue;
+		}
+		overlap = true;
+		uint32_t run = 0;
+		for (uint32_t s = first; s < last; ++s) {
+			uint64_t mask = uint64_t(1) << (s % 64);
+			if (covered_[s / 64] & mask) {
+				if (run)
+					count_extent(k, run);
+				run = 0;
+			} else {
+				covered_[s / 64] |= mask;
+				++run;
+			}
+		}
+		if (run)
+			count_extent(k, run);
+	}
+	clear_covered(begin, end);
+	return overlap;
+}
+
 void logical_map::resolve(extent_sink *out)
 {
-	// One exactly-sized array, filled while the chunks are released, so
-	// the peak stays near 16 bytes per key.
-	keys_.resize(count_);
-	for (uint64_t i = 0; i < count_; i += kChunk) {
-		uint64_t n = std::min<uint64_t>(kChunk, count_ - i);
-		std::copy(chunks_[i / kChunk].get(), chunks_[i / kChunk].get() + n, keys_.begin() + i);
-		chunks_[i / kChunk].reset();
-	}
-	chunks_.clear();
-	chunks_.shrink_to_fit();
-	summary_.mapped_keys = count_;
-
-	check_cache_overlaps();
-
-	std::sort(keys_.begin(), keys_.end(), [](const packed_key &a, const packed_key &b) {
-		return region_of(a) != region_of(b) ? region_of(a) < region_of(b)
-						    : order_of(a) < order_of(b);
-	});
-	owner_.assign((PCACHE_SUBTREE_SIZE >> kSectorShift) + 1, kNoOwner);
+	summary_.mapped_keys = keys_.size();
+	sectors_.clear();
+	sectors_.shrink_to_fit();
+	if (!conflicts_.empty())
+		report_conflicts();
+	check_log_segments();
+	sort_by_region();
+	if (out)
+		owner_.assign((PCACHE_SUBTREE_SIZE >> kSectorShift) + 1, kNoOwner);
+	covered_.assign((PCACHE_SUBTREE_SIZE >> kSectorShift) / 64 + 1, 0);
 	for (size_t begin = 0; begin < keys_.size();) {
 		size_t end = begin + 1;
 		while (end < keys_.size() && region_of(keys_[end]) == region_of(keys_[begin]))
 			++end;
-		resolve_region(begin, end, out);
+		if (out)
+			emit_region(begin, end, *out);
+		else
+			count_region(begin, end);
 		begin = end;
 	}
 
@@ -230,7 +466,6 @@ void logical_map::resolve(extent_sink *out)
 		summary_.segments_used += key_segs_[i] || data_segs_[i];
 	}
 	keys_.clear();
-	keys_.shrink_to_fit();
 }
 
 } // namespace pcache

@@ -2,20 +2,23 @@
 // whether they are dirty, after replaying the log with "newer wins"
 // (spec §7.4, §7.5, §10.2).
 //
-// Memory: every usable key is packed into 16 bytes (packed_key) in chunks,
-// then into one exactly-sized array, so the map costs about 16 bytes per
-// key however many there are.  Resolution sorts the keys by (4 MiB region,
-// log order) and settles each region with a per-sector owner table, whose
-// cost is bounded by the region's span.
+// Memory: every usable key is packed into 16 bytes (packed_keys), so the
+// map costs about 16 bytes per key however many there are, plus one 4 KiB
+// bitmap of cache sectors per segment that holds data.  Resolution sorts
+// the keys by (4 MiB region, log order), on two threads, and settles each
+// region with a per-sector owner table whose cost is bounded by the
+// region's span.
 //
 // Checks done here, across keys: no two non-stale keys claim the same
-// cache bytes (allocation in a segment generation is a bump pointer, so in
-// a sound log they never do), and no non-stale key's payload lies in a
-// segment that holds the kset log.
+// cache sectors (allocation in a segment generation is a bump pointer, so
+// in a sound log they never do; the sector bitmaps catch it as keys
+// arrive), and no non-stale key's payload lies in a segment that holds the
+// kset log.
 #pragma once
 
 #include "damage.h"
 #include "events.h"
+#include "packed_keys.h"
 
 #include <cstdint>
 #include <memory>
@@ -48,12 +51,6 @@ struct map_summary {
 	uint32_t segments_used = 0;	// the kernel's segs_used: union of both
 };
 
-// 16 bytes per key; see logical_map.cc for the bit layout.
-struct packed_key {
-	uint64_t hi;
-	uint64_t lo;
-};
-static_assert(sizeof(packed_key) == 16, "packed_key must stay 16 bytes");
 
 class logical_map : public metadata_visitor {
 public:
@@ -73,9 +70,24 @@ public:
 	const map_summary &summary() const { return summary_; }
 
 private:
+	// A key whose cache sectors an earlier key had claimed.
+	struct conflict {
+		packed_key key;
+		bool found = false;	// the earlier key, once found:
+		packed_key partner{};
+	};
+
 	void mark(std::vector<bool> &set, uint32_t seg);
-	void check_cache_overlaps();
-	void resolve_region(size_t begin, size_t end, extent_sink *out);
+	bool claim_sectors(const packed_key &k);
+	void report_conflicts();
+	void check_log_segments();
+	void sort_by_region();
+	void emit_region(size_t begin, size_t end, extent_sink &out);
+	void count_region(size_t begin, size_t end);
+	void count_extent(const packed_key &k, uint32_t len_sectors);
+	bool overlapping(size_t begin, size_t end);
+	bool count_pass(size_t begin, size_t end);
+	void clear_covered(size_t begin, size_t end);
 
 	damage_sink &sink_;
 	uint32_t n_segs_ = 0;
@@ -83,11 +95,14 @@ private:
 	bool too_many_reported_ = false;
 	std::vector<bool> key_segs_;
 	std::vector<bool> data_segs_;
-	static constexpr size_t kChunk = 1 << 16;
-	std::vector<std::unique_ptr<packed_key[]>> chunks_;
-	uint64_t count_ = 0;
-	std::vector<packed_key> keys_;
-	std::vector<uint32_t> owner_;
+	// One bit per 512-byte sector of each data area, for segments that
+	// hold keys (allocated on first use).
+	std::vector<std::unique_ptr<uint64_t[]>> sectors_;
+	std::vector<conflict> conflicts_;
+	uint64_t conflict_count_ = 0;
+	packed_keys keys_;
+	std::vector<uint32_t> owner_;		// emit_region's per-sector owners
+	std::vector<uint64_t> covered_;		// count_region's sector bitmap
 	map_summary summary_;
 };
 
