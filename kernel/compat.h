@@ -26,9 +26,8 @@
  */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 14, 0)
 #include <linux/crc32c.h>
-#else
-#include <linux/crc32.h>
 #endif
+#include <linux/crc32.h>
 
 /*
  * pmem_wmb() lives in asm/barrier.h everywhere; memcpy_flushcache in
@@ -36,6 +35,17 @@
  */
 #include <linux/string.h>
 #include <asm/barrier.h>
+
+/*
+ * The table-driven CRC-32C of lib/crc32.c, bypassing any CPU instruction.
+ * 6.14 renamed it crc32c_base() when crc32c() itself became the library
+ * entry point.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 14, 0)
+#define pcache_crc32c_table(crc, p, len)	__crc32c_le(crc, p, len)
+#else
+#define pcache_crc32c_table(crc, p, len)	crc32c_base(crc, p, len)
+#endif
 
 /* The dax_device of a table device, as opened by dm_get_device(). */
 static inline struct dax_device *pcache_dm_dax(struct dm_dev *dev)

@@ -380,6 +380,7 @@ static int __init pcache_init(void)
 
 	if (r)
 		return r;
+	pcache_crc_select();
 	r = dm_register_target(&pcache_target);
 	if (r)
 		pcache_extent_cache_exit();

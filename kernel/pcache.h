@@ -11,6 +11,7 @@
  *   cache_log.c   kset buffers, the key log (close path) and replay
  *   cache_req.c   the I/O paths: writes, read hits, misses and fills, flush
  *   dm_pcache.c   the device-mapper glue: ctr/dtr/map/status/message
+ *   crc.c         choice of the CRC-32C implementation
  *
  * Glossary: a *key* maps a logical byte range of the backing device to a
  * range of a cache segment; keys are written in *ksets* (up to 128 keys)
@@ -179,9 +180,21 @@ struct pcache_bio {
 #define PCACHE_BIO_WRITTEN	BIT(1)	/* all data keyed */
 
 /* ---- helpers ---- */
+
+/* crc.c: CRC-32C, by whichever implementation measured fastest at load. */
+extern bool pcache_crc_use_table;
+void pcache_crc_select(void);
+
+static inline u32 pcache_crc_update(u32 crc, const void *p, size_t len)
+{
+	if (pcache_crc_use_table)
+		return pcache_crc32c_table(crc, p, len);
+	return crc32c(crc, p, len);
+}
+
 static inline u32 pcache_crc(const void *p, size_t len)
 {
-	return crc32c(PCACHE_CRC_SEED, p, len);
+	return pcache_crc_update(PCACHE_CRC_SEED, p, len);
 }
 
 static inline void *pcache_seg_data(struct pcache *c, u32 seg)
