@@ -2,8 +2,10 @@
 devices, bad options, and caches whose metadata was damaged from the host
 between two boots.  A refused cache is left exactly as it was.
 
-The damaged caches live on dm-linear slices of one 3 GiB pmem device (a
-linear slice of pmem stays DAX-capable), so one reboot serves every case."""
+The damaged caches live on dm-linear slices of one 4 GiB pmem device (a
+linear slice of pmem stays DAX-capable), so one reboot serves every case.
+One more slice holds a cache whose data segment's generation moved on:
+it loads, and its now stale keys are not used."""
 
 import struct
 
@@ -12,10 +14,10 @@ import pytest
 from conftest import finish_vm, make_vm
 from pcache_target import (CACHE_INFO_OFF, GIB, KSET_MAGIC, MIB, SB_OFF,
                            SEG_DATA_OFF, create, ctr_error, pcache_check,
-                           remove, seal, seg_off, write_pattern)
+                           remove, seal, seg_off, status, write_pattern)
 
-SLICE = 600 * MIB
-SLICES = 5
+SLICE = 580 * MIB
+SLICES = 7
 BACKING = "/dev/vda"
 
 
@@ -55,6 +57,24 @@ def corrupt_key_num(vm, base):
     vm.write_pmem(kset + 4, struct.pack("<I", 200))
 
 
+def corrupt_key_gen(vm, base):
+    # The first key of the first kset claims generation 5 while its data
+    # segment is at 0; the kset's CRC is made valid again.
+    kset = base + seg_off(0) + SEG_DATA_OFF
+    key_num = struct.unpack("<I", vm.read_pmem(kset + 4, 4))[0]
+    assert 1 <= key_num <= 128
+    data = bytearray(vm.read_pmem(kset, 24 + 40 * key_num))
+    struct.pack_into("<Q", data, 24 + 24, 5)
+    vm.write_pmem(kset, seal(data))
+
+
+def bump_data_segment_gen(vm, base):
+    # A newer seg_gen replica (seq 2, slot 1) for physical segment 1, the
+    # first data segment: generation 1 makes every key into it stale.
+    rec = struct.pack("<IBBHQ", 0, 2, 0, 0, 1)
+    vm.write_pmem(base + seg_off(1) + 8192 + 16, seal(rec))
+
+
 DAMAGE = [
     (corrupt_magic, "Unexpected superblock magic: not a pcache device"),
     (corrupt_sb_crc, "Superblock CRC mismatch"),
@@ -62,8 +82,11 @@ DAMAGE = [
                               "refusing to reinitialise, run pcache_check"),
     (corrupt_chain_id, "Segment chain id out of range"),
     (corrupt_key_num, "Kset key_num exceeds 128"),
+    (corrupt_key_gen, "Key generation ahead of its segment"),
+    (bump_data_segment_gen, None),       # loads; see test_stale_keys_are_dropped
 ]
 assert len(DAMAGE) == SLICES
+STALE = SLICES - 1
 
 # What a refused load must leave untouched: the metadata pages and the
 # first segment's header and log start.
@@ -76,9 +99,10 @@ def snapshot(vm, base):
 
 @pytest.fixture(scope="module")
 def vm(tmp_path_factory):
-    machine = make_vm(tmp_path_factory, "refusals", pmem_size=3 * GIB,
+    machine = make_vm(tmp_path_factory, "refusals", pmem_size=4 * GIB,
                       disks=[GIB, GIB])
     machine.boot()
+    assert machine.pmem_device_size >= SLICES * SLICE
     machine.load_module()
     make_slices(machine)
     # A real cache with data on every slice, then a clean shutdown.
@@ -101,12 +125,26 @@ def vm(tmp_path_factory):
     finish_vm(machine)
 
 
-@pytest.mark.parametrize("index", range(SLICES),
-                         ids=[d.__name__ for d, _ in DAMAGE])
+@pytest.mark.parametrize("index", range(STALE),
+                         ids=[d.__name__ for d, _ in DAMAGE[:STALE]])
 def test_damaged_cache_is_refused_and_left_alone(vm, index):
     expected = DAMAGE[index][1]
     assert ctr_error(vm, f"/dev/mapper/s{index} {BACKING}") == expected
     assert snapshot(vm, index * SLICE) == vm.snapshots[index]
+
+
+def test_stale_keys_are_dropped(vm):
+    # The pattern written through this cache sat in data segment 1, whose
+    # generation is now 1: the keys (generation 0) are stale, so reads go
+    # to the (all zero) backing device; the segment still counts as used
+    # until garbage collection passes its keys.
+    dev = create(vm, f"/dev/mapper/s{STALE} {BACKING}")
+    try:
+        assert status(vm)[3] == "2"
+        assert vm.run(f"dd if={dev} bs=64k skip={STALE * 16} count=4 iflag=direct "
+                      "status=none | tr -d '\\0' | wc -c").stdout.strip() == "0"
+    finally:
+        remove(vm)
 
 
 def test_non_dax_cache_device(vm):
