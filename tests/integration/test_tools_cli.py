@@ -221,6 +221,16 @@ def test_dump_o_replaces_the_file_only_on_success(cache_img, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dump")] == []
 
 
+def test_dump_of_an_unreadable_cache_fails_even_with_repair(cache_img, tmp_path):
+    flip(cache_img, SB_OFF + 9)
+    one_line_error(dump(cache_img), "pcache_dump", "bad magic")
+    out = tmp_path / "x.xml"
+    r = dump(cache_img, "--repair", "-o", out)
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1].startswith("pcache_dump: nothing to dump: fatal: superblock")
+    assert not out.exists()
+
+
 def test_dump_bad_format(cache_img):
     one_line_error(dump(cache_img, "--format", "yaml"), "pcache_dump", "--format must be xml or human")
 
@@ -330,7 +340,7 @@ KEY2 = '<key off="8192" len="4096" seg="1" seg_off="8192"'
     (lambda x: x.replace(KEY2, KEY2.replace('seg_off="8192"', 'seg_off="16763904"')),
      'seg_off="16763904"', "key 2 of kset 0:0 (byte 32872): payload [16763904, 16768000) runs past the end"),
     (lambda x: x.replace(KEY2, KEY2.replace('seg_off="8192"', 'seg_off="4096"')),
-     None, "keys number 1 and 2 of the log both claim cache bytes at 1:4096"),
+     None, "key number 2 of the log claims cache bytes at 1:4096 that key number 1 holds"),
     (lambda x: x.replace("</log>", '<kset seg="0" off="7"/>\n  </log>'),
      'off="7"', "<kset> at 0:7, but the log goes on at 0:10288"),
     (lambda x: x.replace('gc_percent="70"', 'gc_percent="95"'),

@@ -34,17 +34,22 @@ public:
 			return;
 		if (!repair_)
 			throw std::runtime_error(to_string(d) +
-						 "\nthe metadata is damaged: run pcache_check for a full "
+						 "; the metadata is damaged: run pcache_check for a full "
 						 "report, or pcache_dump --repair to dump what is readable");
+		if (d.level() == severity::fatal && fatal_.empty())
+			fatal_ = to_string(d);
 		++count_;
 		tool_.error("--repair: " + to_string(d));
 	}
 	uint64_t count() const { return count_; }
+	// Damage that left nothing to dump, even with --repair.
+	const std::string &fatal() const { return fatal_; }
 
 private:
 	const cli::tool &tool_;
 	bool repair_;
 	uint64_t count_ = 0;
+	std::string fatal_;
 };
 
 int run_dump(const dump_options &opt, const cli::tool &tool)
@@ -73,6 +78,8 @@ int run_dump(const dump_options &opt, const cli::tool &tool)
 		xml_emitter emitter(out);
 		walker(*dev, damage, walk).walk(emitter);
 	}
+	if (!damage.fatal().empty())
+		throw std::runtime_error("nothing to dump: " + damage.fatal());
 	out.commit();
 	if (damage.count())
 		tool.error("--repair: " + std::to_string(damage.count()) +
