@@ -36,6 +36,19 @@ bool log_tracker::enter_segment(uint32_t seg, const kset_record *from, damage_si
 	return true;
 }
 
+bool log_tracker::reachable(const cache_pos &pos, damage_sink &sink) const
+{
+	if (segs_.known(pos.seg))
+		return true;
+	location where{record_kind::log};
+	where.kset = pos;
+	sink.report({damage_kind::log_segment_unknown, where,
+		     "the log continues in cache segment " + std::to_string(pos.seg) +
+			     ", which the segment chain does not reach",
+		     {}});
+	return false;
+}
+
 void log_tracker::reach(const cache_pos &pos)
 {
 	if (dirty_tail_ && pos == *dirty_tail_) {

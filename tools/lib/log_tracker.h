@@ -22,6 +22,10 @@ public:
 	// there already: a cycle.
 	bool enter_segment(uint32_t seg, const kset_record *from, damage_sink &sink);
 
+	// The log goes on at `pos`.  False, with damage reported, if the
+	// segment chain does not reach pos's segment (a broken chain).
+	bool reachable(const cache_pos &pos, damage_sink &sink) const;
+
 	// A record (kset or LAST kset) starts at `pos`; fills its context.
 	kset_record kset_at(const cache_pos &pos, const kset_header &header, uint64_t device_offset);
 	// Counts a record once it is accepted as part of the log.

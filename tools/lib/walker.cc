@@ -300,13 +300,7 @@ void walker::walk_log(const replica_set<pos_record> &key_tail,
 	kset_probe p;
 
 	for (;;) {
-		if (!segs_.known(pos.seg)) {
-			location where{record_kind::log};
-			where.kset = pos;
-			sink_.report({damage_kind::log_segment_unknown, where,
-				      "the log continues in cache segment " + std::to_string(pos.seg) +
-					      ", which the broken segment chain does not reach",
-				      {}});
+		if (!log.reachable(pos, sink_)) {
 			complete = false;
 			break;
 		}

@@ -67,6 +67,20 @@ public:
 
 	void parse(const std::string &path);
 
+	// Element readers (see rule_for).
+	void superblock_element(xml_attributes &a);
+	void cache_info_element(xml_attributes &a);
+	void key_tail_element(xml_attributes &a);
+	void dirty_tail_element(xml_attributes &a);
+	void segments_element(xml_attributes &a);
+	void segment_start(xml_attributes &a);
+	void seg_info_element(xml_attributes &a);
+	void seg_gen_element(xml_attributes &a);
+	void log_element(xml_attributes &a);
+	void kset_start(xml_attributes &a);
+	void key_element(xml_attributes &a);
+	void last_kset_element(xml_attributes &a);
+
 private:
 	static void XMLCALL on_start(void *self, const XML_Char *name, const XML_Char **atts);
 	static void XMLCALL on_finish(void *self, const XML_Char *name);
@@ -83,23 +97,15 @@ private:
 	bool stop_on_fatal(severity s);
 
 	void root(const std::string &name, xml_attributes &a);
-	void superblock_element(xml_attributes &a);
-	void cache_info_element(xml_attributes &a);
 	void tail_element(replica_set<pos_record> &set, const char *name, xml_attributes &a);
 	void flush_cache_info();
 	void flush_tails();
-	void segment_start(xml_attributes &a);
-	void seg_info_element(xml_attributes &a);
-	void seg_gen_element(xml_attributes &a);
 	void segment_end();
 	void segments_end();
 	void log_start();
 	void log_end();
 	void check_position(const char *what, const cache_pos &pos);
-	void kset_start(xml_attributes &a);
-	void key_element(xml_attributes &a);
 	void kset_end();
-	void last_kset_element(xml_attributes &a);
 	uint64_t device_offset_of(const cache_pos &pos, uint64_t within) const;
 	template <typename T>
 	unsigned slot_of(replica_set<T> &set, const char *name, xml_attributes &a);
@@ -191,67 +197,67 @@ bool reader::stop_on_fatal(severity s)
 	return stopped_;
 }
 
+// Where each element may appear, which stage of the root it opens (if
+// it is a child of the root), and who reads it.
+struct element_rule {
+	const char *name;
+	const char *parent;
+	stage opens;
+	void (reader::*read)(xml_attributes &);
+};
+
+const element_rule *rule_for(const std::string &name)
+{
+	static const element_rule rules[] = {
+		{kSuperblock, kRoot, stage::superblock, &reader::superblock_element},
+		{kCacheInfo, kRoot, stage::cache_info, &reader::cache_info_element},
+		{kKeyTail, kRoot, stage::key_tail, &reader::key_tail_element},
+		{kDirtyTail, kRoot, stage::dirty_tail, &reader::dirty_tail_element},
+		{kSegments, kRoot, stage::segments, &reader::segments_element},
+		{kSegment, kSegments, stage::none, &reader::segment_start},
+		{kSegInfo, kSegment, stage::none, &reader::seg_info_element},
+		{kSegGen, kSegment, stage::none, &reader::seg_gen_element},
+		{kLog, kRoot, stage::log, &reader::log_element},
+		{kKset, kLog, stage::none, &reader::kset_start},
+		{kKey, kKset, stage::none, &reader::key_element},
+		{kLastKset, kLog, stage::none, &reader::last_kset_element},
+	};
+	for (const auto &rule : rules)
+		if (name == rule.name)
+			return &rule;
+	return nullptr;
+}
+
 void reader::start(const std::string &name, const char **atts)
 {
 	xml_attributes a(name.c_str(), atts);
 	const std::string parent = stack_.empty() ? "" : stack_.back();
-	auto inside = [&](const char *expected) {
-		if (parent != expected)
-			fail("<" + name + "> is not allowed " +
-			     (parent.empty() ? std::string("at the top") : "inside <" + parent + ">") +
-			     " (it belongs inside <" + expected + ">)");
-	};
 	if (parent.empty()) {
 		if (root_seen_)
 			fail("a second top-level element <" + name + ">");
 		root(name, a);
-	} else if (name == kSuperblock) {
-		inside(kRoot);
-		enter_stage(stage::superblock, name);
-		superblock_element(a);
-	} else if (name == kCacheInfo) {
-		inside(kRoot);
-		enter_stage(stage::cache_info, name);
-		cache_info_element(a);
-	} else if (name == kKeyTail) {
-		inside(kRoot);
-		enter_stage(stage::key_tail, name);
-		tail_element(key_tail_, kKeyTail, a);
-	} else if (name == kDirtyTail) {
-		inside(kRoot);
-		enter_stage(stage::dirty_tail, name);
-		tail_element(dirty_tail_, kDirtyTail, a);
-	} else if (name == kSegments) {
-		inside(kRoot);
-		enter_stage(stage::segments, name);
-		a.done();
-	} else if (name == kSegment) {
-		inside(kSegments);
-		segment_start(a);
-	} else if (name == kSegInfo) {
-		inside(kSegment);
-		seg_info_element(a);
-	} else if (name == kSegGen) {
-		inside(kSegment);
-		seg_gen_element(a);
-	} else if (name == kLog) {
-		inside(kRoot);
-		enter_stage(stage::log, name);
-		a.done();
-		log_start();
-	} else if (name == kKset) {
-		inside(kLog);
-		kset_start(a);
-	} else if (name == kKey) {
-		inside(kKset);
-		key_element(a);
-	} else if (name == kLastKset) {
-		inside(kLog);
-		last_kset_element(a);
 	} else {
-		fail("unknown element <" + name + ">");
+		const element_rule *rule = rule_for(name);
+		if (!rule)
+			fail("unknown element <" + name + ">");
+		if (parent != rule->parent)
+			fail("<" + name + "> is not allowed inside <" + parent + "> (it belongs inside <" +
+			     rule->parent + ">)");
+		if (rule->opens != stage::none)
+			enter_stage(rule->opens, name);
+		(this->*rule->read)(a);
 	}
 	stack_.push_back(name);
+}
+
+void reader::key_tail_element(xml_attributes &a) { tail_element(key_tail_, kKeyTail, a); }
+void reader::dirty_tail_element(xml_attributes &a) { tail_element(dirty_tail_, kDirtyTail, a); }
+void reader::segments_element(xml_attributes &a) { a.done(); }
+
+void reader::log_element(xml_attributes &a)
+{
+	a.done();
+	log_start();
 }
 
 void reader::finish(const std::string &name)
@@ -553,15 +559,8 @@ void reader::check_position(const char *what, const cache_pos &pos)
 	if (pos != expected_)
 		fail(std::string("<") + what + "> at " + to_string(pos) + ", but the log goes on at " +
 		     to_string(expected_) + " (ksets follow each other from key_tail without gaps)");
-	if (!segs_.known(pos.seg)) {
-		location where{record_kind::log};
-		where.kset = pos;
-		damage_.report({damage_kind::log_segment_unknown, where,
-				"the log continues in cache segment " + std::to_string(pos.seg) +
-					", which the segment chain does not reach",
-				{}});
+	if (!log_->reachable(pos, damage_))
 		log_ended_ = true;
-	}
 }
 
 void reader::kset_start(xml_attributes &a)
