@@ -241,3 +241,20 @@ def test_ksets_close_on_timer_flush_and_fua(vm, cache):
 def test_one_cache_device_cannot_serve_two_tables(vm, cache):
     assert ctr_error(vm, f"{PMEM} {BACKING}") == \
         "Cache device is already in use by another pcache table"
+
+
+def test_key_log_chains_key_segments(vm, cache):
+    # 430,000 keys of 512 bytes need more than one 16 MiB key segment
+    # (3,260 full ksets fit in one): the log continues through a LAST kset
+    # into another segment, and replay follows it.
+    vm.run(f"cd /tmp && fio --name=small --filename={cache} --rw=randwrite --bs=512 "
+           "--size=16M --io_size=210M --norandommap --randseed=8 --ioengine=psync "
+           "--direct=1", timeout=600)
+    vm.run(f"python3 -c \"import os; os.fsync(os.open('{cache}', os.O_RDONLY))\"")
+    head = status(vm)[6]
+    assert head.split(":")[0] != "0", head
+    before = read_sha(vm, cache, 0, 16 * MIB)
+    remove(vm)
+    create(vm, f"{PMEM} {BACKING}")
+    assert status(vm)[6] == head
+    assert read_sha(vm, cache, 0, 16 * MIB) == before
