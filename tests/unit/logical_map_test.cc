@@ -158,6 +158,17 @@ TEST_F(map_fixture, PayloadInALogSegment)
 	EXPECT_TRUE(only(damage, damage_kind::key_in_log_segment));
 }
 
+TEST_F(map_fixture, MoreKeysThanTheMapCanNumber)
+{
+	// Log order is kept in 32 bits: a 2^32nd key is reported, not mapped.
+	order = uint64_t(UINT32_MAX) + 1;
+	key(0, 4096, 1, 0);
+	key(4096, 4096, 1, 4096);
+	auto e = resolve();
+	EXPECT_TRUE(only(damage, damage_kind::log_too_many_keys));
+	EXPECT_TRUE(e.empty());
+}
+
 TEST_F(map_fixture, SegmentsUsed)
 {
 	key(0, 4096, 1, 0);

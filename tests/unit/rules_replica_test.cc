@@ -84,6 +84,19 @@ TEST(ReplicaRules, SegInfoAndSegGenNameTheirSegment)
 		  uint64_t(PCACHE_SEG_DEV_OFF(7) + PCACHE_SEG_GEN_REPLICA_OFF(1)));
 }
 
+TEST(ReplicaRules, DamagedSegInfoCopy)
+{
+	segment_record seg;
+	seg.id = 2;
+	seg.phys = 2;
+	damage_list list;
+	check_replicas(pair<segment_info>(slot_state::bad_crc, 1, slot_state::valid, 2), replicated::seg_info,
+		       list, &seg);
+	ASSERT_TRUE(only(list, damage_kind::seg_info_replica_damaged));
+	EXPECT_EQ(list.items[0].level(), severity::warning);
+	EXPECT_EQ(list.items[0].where.device_offset, uint64_t(PCACHE_SEG_DEV_OFF(2)));
+}
+
 TEST(ReplicaRules, NoValidSegGen)
 {
 	segment_record seg;

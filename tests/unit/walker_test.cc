@@ -383,3 +383,64 @@ TEST(PayloadVerifier, OffWithoutDataCrc)
 
 } // namespace
 } // namespace pcache::test
+
+namespace pcache::test {
+namespace {
+
+// Reads through to another device, except [bad_begin, bad_end), which
+// cannot be read, like a poisoned pmem range.
+class failing_device : public device {
+public:
+	failing_device(device &inner, uint64_t bad_begin, uint64_t bad_end)
+		: device("failing", inner.size(), false), inner_(inner), bad_begin_(bad_begin), bad_end_(bad_end)
+	{
+	}
+	const char *kind() const override { return "test device"; }
+	void flush() override {}
+
+protected:
+	void do_read(uint64_t off, void *buf, size_t len) override
+	{
+		if (off < bad_end_ && bad_begin_ < off + len)
+			fail("media error", off);
+		inner_.read(off, buf, len);
+	}
+	void do_write(uint64_t, const void *, size_t) override {}
+
+private:
+	device &inner_;
+	uint64_t bad_begin_, bad_end_;
+};
+
+TEST(Walker, UnreadableKsetIsAReadError)
+{
+	test_cache c;
+	c.append_kset(keys_at(0, 2));
+	cache_pos second = c.append_kset(keys_at(65536, 2));
+	uint64_t bad = c.kset_offset(second) + 30;
+	failing_device dev(c.dev, bad, bad + 1);
+	walk_result r;
+	walker(dev, r.damage).walk(r.events);
+	ASSERT_TRUE(only(r.damage, damage_kind::read_error));
+	EXPECT_EQ(r.damage.items[0].where.kset, second);
+	EXPECT_NE(r.damage.items[0].detail.find("media error"), std::string::npos);
+	EXPECT_EQ(r.events.keys.size(), 2u);	// the first kset, read before the bad range
+	EXPECT_FALSE(r.events.summary.complete);
+}
+
+TEST(PayloadVerifier, UnreadablePayloadIsAReadError)
+{
+	test_cache c(0x1183);
+	c.append_kset({c.data_key(0, 4096, 1, 0, 0xAA)});
+	uint64_t bad = data_offset(1, 100);
+	failing_device dev(c.dev, bad, bad + 1);
+	damage_list list;
+	payload_verifier verify(dev, list);
+	walker(dev, list).walk(verify);
+	ASSERT_TRUE(only(list, damage_kind::read_error));
+	EXPECT_EQ(list.items[0].where.record, record_kind::payload);
+	EXPECT_EQ(list.items[0].origin[0], (byte_range{0, 4096}));
+}
+
+} // namespace
+} // namespace pcache::test

@@ -40,14 +40,7 @@ struct superblock {
 	uint32_t pad = 0;	// whatever was on media before format
 };
 
-enum class cache_mode : uint32_t {
-	writeback = PCACHE_CACHE_MODE_WRITEBACK,
-	writethrough = PCACHE_CACHE_MODE_WRITETHROUGH,
-	writearound = PCACHE_CACHE_MODE_WRITEAROUND,
-	writeonly = PCACHE_CACHE_MODE_WRITEONLY,
-	passthrough = PCACHE_CACHE_MODE_PASSTHROUGH,
-};
-
+// Cache modes (cache_info.flags bits 2..5, PCACHE_CACHE_MODE_*):
 // "writeback", ... for the known values, the decimal number otherwise.
 std::string cache_mode_name(uint32_t mode);
 // Inverse of cache_mode_name for the five named modes.

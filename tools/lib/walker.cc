@@ -59,8 +59,13 @@ const segment_table &walker::segments() const
 void walker::walk(metadata_visitor &out)
 {
 	superblock sb;
+	if (!read_superblock(sb)) {
+		out.on_end();
+		return;
+	}
+	out.on_superblock(sb);
 	replica_set<cache_info> info;
-	if (!read_superblock(sb) || (out.on_superblock(sb), !read_cache_info(sb, info))) {
+	if (!read_cache_info(sb, info)) {
 		out.on_end();
 		return;
 	}
