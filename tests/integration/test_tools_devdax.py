@@ -1,9 +1,9 @@
 """pcache_check, pcache_dump and pcache_restore on a device-dax device
 (/dev/dax0.0), which only supports mmap: one VM, two boots.
 
-First boot: restore onto /dev/dax0.0 through the mapping, clear the
-needs_check flag there, and read the result back from the host side of the
-pmem file.  Second boot: Linux 6.18's golden image, written into the pmem
+First boot: a block device held by the kernel is refused for writing by
+name; restore onto /dev/dax0.0 through the mapping, clear the needs_check
+flag there, and read the result back from the host side of the pmem file.  Second boot: Linux 6.18's golden image, written into the pmem
 file from the host while the VM is down, checks clean and dumps exactly as
 it does on the host."""
 
@@ -22,7 +22,7 @@ PMEM_SIZE = (1 << 30) + (64 << 20)
 
 @pytest.fixture(scope="module")
 def dax_vm(tmp_path_factory):
-    vm = make_vm(tmp_path_factory, "dax", pmem_size=PMEM_SIZE, disks=(), pmem_mode="devdax")
+    vm = make_vm(tmp_path_factory, "dax", pmem_size=PMEM_SIZE, disks=(64 << 20,), pmem_mode="devdax")
     vm.boot()
     yield vm
     finish_vm(vm)
@@ -45,6 +45,23 @@ def copy_sparse_into_pmem(vm, path):
                 chunk = f.read(min(hole - pos, 4 << 20))
                 vm.write_pmem(pos, chunk)
                 pos += len(chunk)
+
+
+def test_a_device_in_use_by_the_kernel_is_refused_for_writing(dax_vm, tmp_path):
+    xml = CacheXml().write(tmp_path / "c.xml")
+    dax_vm.run("modprobe dm-mod && dmsetup create hold --table '0 1024 linear /dev/vda 0'")
+    try:
+        for cmd in (f"{tool('pcache_restore')} -i {xml} -o /dev/vda",
+                    f"{tool('pcache_check')} --clear-needs-check-flag /dev/vda"):
+            r = dax_vm.run(cmd, check=False)
+            assert r.rc == 1
+            assert r.stderr == "{}: /dev/vda: device is busy (is the cache in use by the kernel?)\n".format(
+                cmd.split()[0].rsplit("/", 1)[1])
+        # Reading needs no exclusive open.
+        r = dax_vm.run(f"{tool('pcache_check')} /dev/vda", check=False)
+        assert r.rc == 1 and "magic is zero" in r.stdout
+    finally:
+        dax_vm.run("dmsetup remove hold", check=False)
 
 
 def test_restore_and_clear_needs_check_through_the_mapping(dax_vm, tmp_path):
