@@ -227,7 +227,7 @@ static int pcache_replay_data_crc(struct pcache_replay *rp, u32 seg,
 		n = min_t(u32, len, PAGE_SIZE);
 		if (pcache_copy_mc(rp->crc_buf, src, n))
 			return -EIO;
-		v = crc32c(v, rp->crc_buf, n);
+		v = pcache_crc_update(v, rp->crc_buf, n);
 		src += n;
 		len -= n;
 	}

@@ -45,7 +45,7 @@ static void pcache_copy_to_pmem(struct bio *bio, struct bvec_iter range,
 
 		memcpy_flushcache(dst, src, bv.bv_len);
 		if (want_crc)
-			v = crc32c(v, src, bv.bv_len);
+			v = pcache_crc_update(v, src, bv.bv_len);
 		kunmap_local(src);
 		dst += bv.bv_len;
 	}
@@ -61,7 +61,7 @@ static u32 pcache_bio_crc(struct bio *bio, struct bvec_iter range)
 	__bio_for_each_segment(bv, bio, iter, range) {
 		void *src = bvec_kmap_local(&bv);
 
-		v = crc32c(v, src, bv.bv_len);
+		v = pcache_crc_update(v, src, bv.bv_len);
 		kunmap_local(src);
 	}
 	return v;
