@@ -89,9 +89,9 @@ def test_seg_num_beyond_the_device(img):
 
 def test_damaged_newest_cache_info_uses_the_other(img):
     flip(img, cache_info_off(1) + 12)
-    out = checked(img, 0)
-    assert ("warning: cache_info replica 1 (byte 12288): bad CRC (an interrupted update or damage); "
-            "replica 0 (seq 1) is used") in out
+    out = checked(img, 1)
+    assert ("error: cache_info replica 1 (byte 12288): bad CRC (damage, or an update cut by a "
+            "crash); replica 0 (seq 1) is used; pcache_repair rewrites this copy from it") in out
     assert json_report(img)["cache_info"]["replica"] == 0
     assert '<cache_info slot="1"' not in dump(img).stdout
 
@@ -141,7 +141,9 @@ def test_stray_copy_from_old_kernels_is_a_warning(img):
 
 def test_damaged_newest_key_tail_uses_the_other(img):
     flip(img, 0x4010 + 8)
-    assert "warning: key_tail replica 1 (byte 16400): bad CRC" in checked(img, 0)
+    out = checked(img, 1)
+    assert "error: key_tail replica 1 (byte 16400): bad CRC" in out
+    assert "replica 0 (seq 1) is used" in out
 
 
 def test_no_valid_dirty_tail(img):
@@ -164,10 +166,12 @@ def test_tail_outside_the_cache(img):
 
 # --- segments ----------------------------------------------------------------
 
-def test_damaged_older_seg_info_is_a_warning(img):
+def test_damaged_older_seg_info_is_an_error_naming_the_copy_used(img):
     flip(img, seg_info_offset_of(3, 0) + 13)
-    out = checked(img, 0)
-    assert "warning: segment 3 seg_info replica 0" in out and "replica 1 (seq 2) is used" in out
+    out = checked(img, 1)
+    assert "error: segment 3 seg_info replica 0" in out and "replica 1 (seq 2) is used" in out
+    # The chain is intact: nothing else is reported.
+    assert "cannot be found" not in out
 
 
 def test_damaged_newest_seg_info_falls_back_to_the_unchained_copy(img):
@@ -176,7 +180,7 @@ def test_damaged_newest_seg_info_falls_back_to_the_unchained_copy(img):
     # the kernel too.
     flip(img, seg_info_offset_of(3, 1) + 13)
     out = checked(img, 1)
-    assert "warning: segment 3 seg_info replica 1" in out and "replica 0 (seq 1) is used" in out
+    assert "error: segment 3 seg_info replica 1" in out and "replica 0 (seq 1) is used" in out
     assert ("error: segment 3 seg_info replica 0 (byte 50352128): HAS_NEXT is clear but the chain "
             "must hold 31 segments; cache segments 4..30 cannot be found") in out
 

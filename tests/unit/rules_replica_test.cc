@@ -27,13 +27,13 @@ TEST(ReplicaRules, OneValidOneEmptyIsFine)
 	EXPECT_TRUE(none(list));
 }
 
-TEST(ReplicaRules, DamagedCacheInfoCopyWarnsAndNamesTheOneUsed)
+TEST(ReplicaRules, DamagedCacheInfoCopyIsAnErrorNamingTheOneUsed)
 {
 	damage_list list;
 	check_replicas(pair<cache_info>(slot_state::valid, 4, slot_state::bad_crc, 5), replicated::cache_info,
 		       list);
 	ASSERT_TRUE(only(list, damage_kind::cache_info_replica_damaged));
-	EXPECT_EQ(list.items[0].level(), severity::warning);
+	EXPECT_EQ(list.items[0].level(), severity::error);
 	EXPECT_EQ(list.items[0].where.replica, 1u);
 	EXPECT_EQ(list.items[0].where.device_offset, uint64_t(PCACHE_CACHE_INFO_REPLICA_OFF(1)));
 	EXPECT_NE(list.items[0].detail.find("replica 0 (seq 4) is used"), std::string::npos);
@@ -93,7 +93,7 @@ TEST(ReplicaRules, DamagedSegInfoCopy)
 	check_replicas(pair<segment_info>(slot_state::bad_crc, 1, slot_state::valid, 2), replicated::seg_info,
 		       list, &seg);
 	ASSERT_TRUE(only(list, damage_kind::seg_info_replica_damaged));
-	EXPECT_EQ(list.items[0].level(), severity::warning);
+	EXPECT_EQ(list.items[0].level(), severity::error);
 	EXPECT_EQ(list.items[0].where.device_offset, uint64_t(PCACHE_SEG_DEV_OFF(2)));
 }
 

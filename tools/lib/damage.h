@@ -37,7 +37,7 @@ const char *to_string(severity s);
 	X(sb_no_segments, fatal)					\
 	X(sb_seg_num_exceeds_device, fatal)				\
 	X(sb_seg_num_over_max, fatal)					\
-	X(cache_info_replica_damaged, warning)				\
+	X(cache_info_replica_damaged, error)				\
 	X(cache_info_missing, fatal)					\
 	X(cache_info_not_initialised, error)				\
 	X(cache_info_no_segments, fatal)				\
@@ -49,20 +49,20 @@ const char *to_string(severity s);
 	X(cache_info_unknown_flags, warning)				\
 	X(cache_info_reserved_nonzero, warning)				\
 	X(stray_cache_info, warning)					\
-	X(tail_replica_damaged, warning)				\
+	X(tail_replica_damaged, error)				\
 	X(tail_missing, error)						\
 	X(tail_segment_out_of_range, error)				\
 	X(tail_offset_out_of_range, error)				\
 	X(tail_offset_misaligned, error)				\
 	X(dirty_tail_not_on_log, error)					\
-	X(seg_info_replica_damaged, warning)				\
+	X(seg_info_replica_damaged, error)				\
 	X(seg_info_missing, error)					\
 	X(seg_info_bad_type, warning)					\
 	X(seg_info_unknown_flags, warning)				\
 	X(seg_chain_broken, error)					\
 	X(seg_chain_next_out_of_range, error)				\
 	X(seg_chain_cycle, error)					\
-	X(seg_gen_replica_damaged, warning)				\
+	X(seg_gen_replica_damaged, error)				\
 	X(seg_gen_missing, error)					\
 	X(log_torn_end, warning)					\
 	X(log_end_not_zeroed, warning)					\

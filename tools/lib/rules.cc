@@ -178,9 +178,10 @@ severity check_replicas(const replica_set<T> &set, replicated which, damage_sink
 		if (set.state[slot] != slot_state::bad_crc)
 			continue;
 		reporter report{sink, replica_location(which, slot, seg)};
-		report(traits.damaged, "bad CRC (an interrupted update or damage); replica " +
+		report(traits.damaged, "bad CRC (damage, or an update cut by a crash); replica " +
 					       std::to_string(*set.chosen) + " (seq " +
-					       std::to_string(set.current().header.seq) + ") is used");
+					       std::to_string(set.current().header.seq) +
+					       ") is used; pcache_repair rewrites this copy from it");
 		worst = std::max(worst, report.worst);
 	}
 	return worst;

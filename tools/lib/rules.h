@@ -31,8 +31,11 @@ severity check_device_size(uint64_t device_size, damage_sink &sink);
 // Which of the five replicated records a replica_set is.
 enum class replicated { cache_info, key_tail, dirty_tail, seg_info, seg_gen };
 
-// One replica damaged while the other is good: a warning (an interrupted
-// update leaves exactly that, and the format keeps two copies for it).
+// One replica damaged while the other is good: an error that names the copy
+// in use.  Nothing is lost (the kernel loads from the good copy), but the
+// metadata is not as a completed update leaves it, so it must be repaired
+// before it is trusted (pcache_repair rewrites the bad copy).  A never-written
+// (all-zero) slot is normal and not reported.
 // No valid replica: the record's "missing" kind.  `seg` names the segment
 // for seg_info / seg_gen.
 template <typename T>
