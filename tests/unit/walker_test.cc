@@ -244,7 +244,10 @@ TEST(Walker, StaleKeysAreCountedNotDamage)
 {
 	test_cache c;
 	c.set_gen(2, 1);
-	c.append_kset({make_key(0, 4096, 2, 0, 0), make_key(4096, 4096, 2, 4096, 1)});
+	// A stale key is clean data (a dirty one would be damage: key_stale_dirty).
+	cache_key stale = make_key(0, 4096, 2, 0, 0);
+	stale.flags = PCACHE_KEY_FLAGS_CLEAN;
+	c.append_kset({stale, make_key(4096, 4096, 2, 4096, 1)});
 	walk_result r = walk(c);
 	EXPECT_TRUE(none(r.damage));
 	ASSERT_EQ(r.events.keys.size(), 2u);
@@ -360,6 +363,7 @@ TEST(PayloadVerifier, StaleKeyWithAStaleCrc)
 	test_cache c(0x1183);
 	c.set_gen(1, 1);
 	cache_key old = c.data_key(0, 4096, 1, 0, 0xAA, 0);
+	old.flags = PCACHE_KEY_FLAGS_CLEAN;	// stale keys are clean (else key_stale_dirty)
 	c.poke(data_offset(1, 5), 0x11);	// the segment was reused since
 	c.append_kset({old});
 	damage_list list;

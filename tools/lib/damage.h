@@ -86,6 +86,7 @@ const char *to_string(severity s);
 	X(key_overruns_segment, error)					\
 	X(key_cache_offset_unaligned, error)				\
 	X(key_generation_ahead, error)					\
+	X(key_stale_dirty, error)					\
 	X(key_empty_flag, error)					\
 	X(key_unknown_flags, warning)					\
 	X(key_reserved_nonzero, warning)				\

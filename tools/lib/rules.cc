@@ -430,6 +430,15 @@ severity check_key(const key_record &rec, uint32_t n_segs, damage_sink &sink)
 		bad(damage_kind::key_generation_ahead,
 		    "generation " + std::to_string(k.gen) + " is ahead of its segment's " +
 			    std::to_string(*rec.segment_gen) + " (a lost seg_gen update?)");
+	// GC never passes dirty_tail, and a segment is invalidated only when
+	// GC has passed every key in it: a dirty key is never stale in a cache
+	// the kernel wrote.  Its data would be dropped without being written
+	// back (a lost seg_gen update gone the wrong way, or a damaged gen).
+	if (rec.stale() && rec.dirty())
+		bad(damage_kind::key_stale_dirty,
+		    "dirty key of generation " + std::to_string(k.gen) + " in a segment at generation " +
+			    std::to_string(*rec.segment_gen) +
+			    ": the kernel would drop its data without writing it back");
 	if (k.empty())
 		bad(damage_kind::key_empty_flag, "carries the EMPTY flag of in-memory placeholders");
 	if (k.unknown_flags())

@@ -1,6 +1,7 @@
 #include "walker.h"
 
 #include "decode.h"
+#include "kset_correction.h"
 #include "layout.h"
 #include "log_tracker.h"
 #include "read_window.h"
@@ -226,10 +227,58 @@ std::vector<byte_range> walker::key_ranges(const kset_probe &p) const
 	return ranges;
 }
 
+// Where a damaged record at `pos` would end if one header field were
+// restored (kset_correction.h): the next record's position, or for a LAST
+// kset the start of its next segment.
+std::optional<cache_pos> walker::corrected_next(read_window &win, const kset_probe &bad,
+						 const cache_pos &pos, std::string &what, bool &corrected)
+{
+	if (bad.state != kset_probe::status::invalid)
+		return std::nullopt;
+	auto read = [&](size_t len, unsigned char *out) {
+		if (uint64_t(pos.off) + len > PCACHE_SEG_DATA_SIZE || bad.device_offset + len > dev_.size())
+			return false;
+		win.read(bad.device_offset, out, len);
+		return true;
+	};
+	std::optional<kset_correction> fix = correct_kset_header(bad.header, segs_.size(), read);
+	if (!fix)
+		return std::nullopt;
+	what = "its " + fix->field + " is damaged (the CRC matches with the " + fix->field + " restored)";
+	corrected = true;
+	if (fix->header.last())
+		return cache_pos{fix->header.next_seg(), 0};
+	uint64_t next = uint64_t(pos.off) + fix->size();
+	if (!kset_header_fits({pos.seg, static_cast<uint32_t>(next)}))
+		return std::nullopt;
+	return cache_pos{pos.seg, static_cast<uint32_t>(next)};
+}
+
+// After a damaged record, the first valid kset within the reach of one
+// kset, not beyond 24 zero bytes (the terminator the kernel writes after
+// every kset: past one, anything valid is left over from an earlier use
+// of the segment, not part of this log).
+std::optional<cache_pos> walker::scan_for_kset(read_window &win, const cache_pos &pos)
+{
+	kset_probe p;
+	uint64_t limit = uint64_t(pos.off) + PCACHE_KSET_ONMEDIA_SIZE_MAX + 8;
+	for (uint64_t off = uint64_t(pos.off) + 8; off <= limit; off += 8) {
+		cache_pos cand{pos.seg, static_cast<uint32_t>(off)};
+		if (!kset_header_fits(cand) || !probe(win, cand, p))
+			return std::nullopt;
+		if (p.state == kset_probe::status::zero)
+			return std::nullopt;
+		if (p.state == kset_probe::status::valid)
+			return cand;
+	}
+	return std::nullopt;
+}
+
 // The record at `pos` is not a valid kset.  Normally that is the end of
-// the log; it is damage if the log demonstrably goes on after it (the next
-// record is a valid kset).  In repair mode the walk steps over it and
-// resumes at `resume`.
+// the log; it is damage if the log demonstrably goes on after it: a valid
+// kset follows it, one restored header field makes it valid, or a valid
+// kset lies within a kset's length before any terminator.  In repair mode
+// the walk steps over it and resumes at `resume`.
 walker::log_end walker::classify_end(read_window &win, const kset_probe &bad, const cache_pos &pos,
 				     log_tracker &log, cache_pos &resume)
 {
@@ -237,34 +286,66 @@ walker::log_end walker::classify_end(read_window &win, const kset_probe &bad, co
 	where.kset = pos;
 	where.device_offset = bad.device_offset;
 	std::vector<byte_range> origin = key_ranges(bad);
+	bool too_many = bad.magic_ok && !bad.header.last() && bad.header.key_num > PCACHE_KSET_KEYS_MAX;
 
-	if (bad.magic_ok && !bad.header.last() && bad.header.key_num > PCACHE_KSET_KEYS_MAX) {
+	if (too_many) {
 		kset_record rec = log.kset_at(pos, bad.header, bad.device_offset);
 		check_kset(rec, segs_.size(), sink_);
-		return log_end::damaged;
+		if (!opts_.repair)
+			return log_end::damaged;
 	}
 
-	std::optional<cache_pos> next;
-	if (bad.size_known && bad.header.last() && bad.magic_ok) {
-		cache_pos cand{bad.header.next_seg(), 0};
-		if (cand.seg < segs_.size() && segs_.known(cand.seg))
-			next = cand;
-	} else if (bad.size_known && !bad.header.last()) {
-		cache_pos cand{pos.seg, static_cast<uint32_t>(pos.off + bad.size)};
-		if (uint64_t(pos.off) + bad.size <= PCACHE_SEG_DATA_SIZE && kset_header_fits(cand))
-			next = cand;
-	}
+	std::string what;
+	bool corrected = false;
+	std::optional<cache_pos> next = corrected_next(win, bad, pos, what, corrected);
 	kset_probe after;
-	bool resumes = next && probe(win, *next, after) && after.state == kset_probe::status::valid;
+	bool resumes = false;
+	if (next && segs_.known(next->seg) && probe(win, *next, after))
+		resumes = after.state == kset_probe::status::valid ||
+			  after.state == kset_probe::status::zero;
+	if (!resumes && !too_many) {
+		// The record's own length, or a LAST kset's target.
+		next.reset();
+		corrected = false;
+		if (bad.size_known && bad.header.last() && bad.magic_ok) {
+			cache_pos cand{bad.header.next_seg(), 0};
+			if (cand.seg < segs_.size() && segs_.known(cand.seg))
+				next = cand;
+		} else if (bad.size_known && !bad.header.last()) {
+			cache_pos cand{pos.seg, static_cast<uint32_t>(pos.off + bad.size)};
+			if (uint64_t(pos.off) + bad.size <= PCACHE_SEG_DATA_SIZE && kset_header_fits(cand))
+				next = cand;
+		}
+		bool terminated = false;
+		if (next && probe(win, *next, after)) {
+			resumes = after.state == kset_probe::status::valid;
+			terminated = after.state == kset_probe::status::zero;
+		}
+		// A record whose own length ends at a terminator is a kset
+		// write cut short: the end of the log.
+		if (!resumes && !terminated) {
+			next = scan_for_kset(win, pos);
+			resumes = next.has_value();
+		}
+		if (resumes)
+			what = bad.magic_ok ? "it fails its CRC" : "it has a bad magic";
+	}
+	if (too_many && !resumes) {
+		next = scan_for_kset(win, pos);
+		resumes = next.has_value();
+		what = "it claims more than 128 keys";
+	}
 
 	if (resumes) {
-		std::string what = bad.magic_ok ? "fails its CRC" : "has a bad magic";
-		std::string detail = "damaged kset: it " + what + " but the log goes on at " +
-				     to_string(*next) + "; the kernel's replay stops here and loses "
-				     "every key from here on";
+		std::string detail = corrected
+			? "damaged kset: " + what + "; the kernel's replay stops here and loses its keys "
+			  "and every key after them"
+			: "damaged kset: " + what + " but the log goes on at " + to_string(*next) +
+			  "; the kernel's replay stops here and loses every key from here on";
 		if (opts_.repair)
 			detail += " (--repair: stepped over, its keys skipped)";
-		sink_.report({damage_kind::kset_damaged, where, detail, origin});
+		if (!too_many)
+			sink_.report({damage_kind::kset_damaged, where, detail, origin});
 		if (!opts_.repair)
 			return log_end::damaged;
 		if (next->seg != pos.seg && !log.enter_segment(next->seg, nullptr, sink_))
@@ -273,6 +354,8 @@ walker::log_end walker::classify_end(read_window &win, const kset_probe &bad, co
 		resume = *next;
 		return log_end::resumed;
 	}
+	if (too_many)
+		return log_end::damaged;
 	if (bad.magic_ok)
 		sink_.report({damage_kind::log_torn_end, where,
 			      "the log ends with a kset that fails its CRC: an interrupted kset write "

@@ -20,6 +20,8 @@
 #include <pcache/pcache_format.h>
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <stdexcept>
 #include <vector>
 
@@ -68,6 +70,9 @@ private:
 	bool probe(read_window &win, const cache_pos &pos, kset_probe &p);
 	log_end classify_end(read_window &win, const kset_probe &bad, const cache_pos &pos,
 			     log_tracker &log, cache_pos &resume);
+	std::optional<cache_pos> corrected_next(read_window &win, const kset_probe &bad,
+						const cache_pos &pos, std::string &what, bool &corrected);
+	std::optional<cache_pos> scan_for_kset(read_window &win, const cache_pos &pos);
 	std::vector<byte_range> key_ranges(const kset_probe &p) const;
 
 	device &dev_;

@@ -1,0 +1,100 @@
+#include "overlay_device.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace pcache {
+
+overlay_device::overlay_device(device &base)
+	: device(base.path(), base.size(), true), base_(base)
+{
+}
+
+overlay_device::page &overlay_device::page_at(uint64_t index)
+{
+	auto it = pages_.find(index);
+	if (it != pages_.end())
+		return it->second;
+	page p;
+	uint64_t start = index * kPage;
+	p.valid = static_cast<size_t>(std::min<uint64_t>(kPage, size() - start));
+	base_.read(start, p.base.data(), p.valid);
+	p.now = p.base;
+	return pages_.emplace(index, p).first->second;
+}
+
+void overlay_device::do_read(uint64_t off, void *buf, size_t len)
+{
+	auto out = static_cast<unsigned char *>(buf);
+	while (len) {
+		uint64_t index = off / kPage, in_page = off % kPage;
+		size_t n = static_cast<size_t>(std::min<uint64_t>(len, kPage - in_page));
+		auto it = pages_.find(index);
+		if (it == pages_.end())
+			base_.read(off, out, n);
+		else
+			std::memcpy(out, it->second.now.data() + in_page, n);
+		out += n;
+		off += n;
+		len -= n;
+	}
+}
+
+void overlay_device::do_write(uint64_t off, const void *buf, size_t len)
+{
+	auto in = static_cast<const unsigned char *>(buf);
+	while (len) {
+		uint64_t index = off / kPage, in_page = off % kPage;
+		size_t n = static_cast<size_t>(std::min<uint64_t>(len, kPage - in_page));
+		std::memcpy(page_at(index).now.data() + in_page, in, n);
+		in += n;
+		off += n;
+		len -= n;
+	}
+}
+
+bool overlay_device::changed() const
+{
+	for (const auto &[index, p] : pages_)
+		if (std::memcmp(p.base.data(), p.now.data(), p.valid) != 0)
+			return true;
+	return false;
+}
+
+std::vector<changed_run> overlay_device::changes() const
+{
+	// Unchanged bytes between two changed ones in the same page are
+	// taken into the run when the gap is small: fewer, larger writes.
+	constexpr size_t kMergeGap = 64;
+	std::vector<changed_run> runs;
+	for (const auto &[index, p] : pages_) {
+		uint64_t start = index * kPage;
+		for (size_t i = 0; i < p.valid;) {
+			if (p.base[i] == p.now[i]) {
+				++i;
+				continue;
+			}
+			size_t j = i + 1, last = i;
+			while (j < p.valid && j - last <= kMergeGap) {
+				if (p.base[j] != p.now[j])
+					last = j;
+				++j;
+			}
+			j = last + 1;
+			uint64_t off = start + i;
+			// A run that continues one from the previous page is merged.
+			if (!runs.empty() && runs.back().offset + runs.back().after.size() == off) {
+				changed_run &r = runs.back();
+				r.before.insert(r.before.end(), p.base.begin() + i, p.base.begin() + j);
+				r.after.insert(r.after.end(), p.now.begin() + i, p.now.begin() + j);
+			} else {
+				runs.push_back({off, {p.base.begin() + i, p.base.begin() + j},
+						{p.now.begin() + i, p.now.begin() + j}});
+			}
+			i = j;
+		}
+	}
+	return runs;
+}
+
+} // namespace pcache
