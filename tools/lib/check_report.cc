@@ -1,5 +1,6 @@
 #include "check_report.h"
 
+#include "json_text.h"
 #include "text_format.h"
 
 #include <sstream>
@@ -10,50 +11,12 @@ namespace {
 constexpr uint64_t kTextPerKind = 20;
 constexpr uint64_t kJsonPerKind = 1000;
 
-std::string json_string(const std::string &s)
-{
-	std::string out = "\"";
-	for (unsigned char c : s) {
-		switch (c) {
-		case '"':
-			out += "\\\"";
-			break;
-		case '\\':
-			out += "\\\\";
-			break;
-		case '\n':
-			out += "\\n";
-			break;
-		default:
-			if (c < 0x20) {
-				char buf[8];
-				std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-				out += buf;
-			} else {
-				out += static_cast<char>(c);
-			}
-		}
-	}
-	return out + "\"";
-}
-
-template <typename T>
-std::string json_opt(const std::optional<T> &v)
-{
-	return v ? std::to_string(*v) : "null";
-}
-
 std::string json_damage(const damage &d)
 {
 	std::ostringstream o;
 	o << "{\"severity\":" << json_string(to_string(d.level()))
-	  << ",\"kind\":" << json_string(to_string(d.kind))
-	  << ",\"record\":" << json_string(to_string(d.where.record))
-	  << ",\"replica\":" << json_opt(d.where.replica) << ",\"segment\":" << json_opt(d.where.segment)
-	  << ",\"phys_segment\":" << json_opt(d.where.phys_segment) << ",\"kset\":"
-	  << (d.where.kset ? json_string(to_string(*d.where.kset)) : "null")
-	  << ",\"key_index\":" << json_opt(d.where.key_index)
-	  << ",\"device_offset\":" << json_opt(d.where.device_offset) << ",\"origin\":[";
+	  << ",\"kind\":" << json_string(to_string(d.kind)) << "," << json_location_fields(d.where)
+	  << ",\"origin\":[";
 	for (size_t i = 0; i < d.origin.size(); ++i)
 		o << (i ? "," : "") << "[" << d.origin[i].begin << "," << d.origin[i].end << "]";
 	o << "],\"message\":" << json_string(to_string(d.where) + ": " + d.detail) << "}";

@@ -39,6 +39,11 @@ public:
 	void write(uint64_t off, const void *buf, size_t len);
 	// Make every completed write durable.
 	virtual void flush() = 0;
+	// The first offset >= off that may hold data other than zeros (size()
+	// if none), and the first offset >= off from which only zeros follow
+	// up to the next data.  Devices that cannot tell say "all data".
+	virtual uint64_t next_data(uint64_t off) { return off; }
+	virtual uint64_t next_hole(uint64_t off) { (void)off; return size_; }
 
 protected:
 	virtual void do_read(uint64_t off, void *buf, size_t len) = 0;
@@ -55,7 +60,9 @@ private:
 
 // Opens a regular file, block device or device-dax character device.
 // read_write opens block devices with O_EXCL, so a cache in use by the
-// kernel is refused ("is the cache in use by the kernel?").
-std::unique_ptr<device> open_device(const std::string &path, access_mode mode);
+// kernel is refused ("is the cache in use by the kernel?"); `exclusive`
+// does the same for reading (a device whose metadata the kernel is
+// changing cannot be read consistently).
+std::unique_ptr<device> open_device(const std::string &path, access_mode mode, bool exclusive = false);
 
 } // namespace pcache

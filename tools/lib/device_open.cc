@@ -59,7 +59,7 @@ bool sysfs_dax_size(const struct stat &st, uint64_t &size)
 
 } // namespace
 
-std::unique_ptr<device> open_device(const std::string &path, access_mode mode)
+std::unique_ptr<device> open_device(const std::string &path, access_mode mode, bool exclusive)
 {
 	struct stat st;
 	if (::stat(path.c_str(), &st) != 0)
@@ -74,11 +74,12 @@ std::unique_ptr<device> open_device(const std::string &path, access_mode mode)
 		refuse(path, "not a regular file, block device or device-dax device");
 
 	int flags = (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC;
-	if (rw && block)
+	bool excl = (rw || exclusive) && block;
+	if (excl)
 		flags |= O_EXCL;
 	int fd = ::open(path.c_str(), flags);
 	if (fd < 0)
-		refuse(path, open_failure(errno, rw && block));
+		refuse(path, open_failure(errno, excl));
 
 	uint64_t size = 0;
 	if (block) {

@@ -1,5 +1,6 @@
 #include "file_device.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <unistd.h>
 
@@ -45,6 +46,27 @@ void file_device::do_write(uint64_t off, const void *buf, size_t len)
 		off += static_cast<uint64_t>(n);
 		len -= static_cast<size_t>(n);
 	}
+}
+
+// Holes of sparse image files (block devices report none).
+uint64_t file_device::next_data(uint64_t off)
+{
+	if (block_ || off >= size())
+		return std::min(off, size());
+	off_t r = ::lseek(fd_, static_cast<off_t>(off), SEEK_DATA);
+	if (r < 0)
+		return errno == ENXIO ? size() : off;
+	return std::min<uint64_t>(static_cast<uint64_t>(r), size());
+}
+
+uint64_t file_device::next_hole(uint64_t off)
+{
+	if (block_ || off >= size())
+		return size();
+	off_t r = ::lseek(fd_, static_cast<off_t>(off), SEEK_HOLE);
+	if (r < 0)
+		return size();
+	return std::min<uint64_t>(static_cast<uint64_t>(r), size());
 }
 
 void file_device::flush()

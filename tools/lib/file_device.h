@@ -12,6 +12,8 @@ public:
 	~file_device() override;
 	const char *kind() const override { return block_ ? "block device" : "file"; }
 	void flush() override;
+	uint64_t next_data(uint64_t off) override;
+	uint64_t next_hole(uint64_t off) override;
 
 protected:
 	void do_read(uint64_t off, void *buf, size_t len) override;

@@ -383,6 +383,7 @@ void logical_map::emit_region(size_t begin, size_t end, extent_sink &out)
 			e.seg = seg_of(k);
 			e.seg_off = (seg_sector_of(k) + (s - sector_of(k))) << kSectorShift;
 			e.dirty = (window_of(k) || all_dirty_) && !clean_of(k);
+			e.order = order_of(k);
 			out.on_extent(e);
 		}
 		s = run;

@@ -32,6 +32,7 @@ struct extent {
 	uint32_t seg = 0;	// logical cache segment
 	uint32_t seg_off = 0;	// offset in its data area
 	bool dirty = false;
+	uint32_t order = 0;	// log order of the key it comes from (pcache_writeback)
 };
 
 class extent_sink {

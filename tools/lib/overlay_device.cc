@@ -53,6 +53,28 @@ void overlay_device::do_write(uint64_t off, const void *buf, size_t len)
 	}
 }
 
+// The base's holes, minus the pages the overlay holds.
+uint64_t overlay_device::next_data(uint64_t off)
+{
+	uint64_t data = base_.next_data(off);
+	auto it = pages_.lower_bound(off / kPage);
+	if (it != pages_.end())
+		data = std::min(data, std::max(off, it->first * kPage));
+	return std::min(data, size());
+}
+
+uint64_t overlay_device::next_hole(uint64_t off)
+{
+	uint64_t hole = base_.next_hole(off);
+	// Every step moves past a page the overlay holds.
+	for (auto it = pages_.lower_bound(off / kPage); it != pages_.end() && it->first * kPage <= hole; ++it) {
+		uint64_t page_end = (it->first + 1) * kPage;
+		if (page_end > hole)
+			hole = std::max(hole, base_.next_hole(page_end));
+	}
+	return std::min(hole, size());
+}
+
 bool overlay_device::changed() const
 {
 	for (const auto &[index, p] : pages_)

@@ -29,6 +29,8 @@ public:
 	explicit overlay_device(device &base);
 	const char *kind() const override { return base_.kind(); }
 	void flush() override {}
+	uint64_t next_data(uint64_t off) override;
+	uint64_t next_hole(uint64_t off) override;
 
 	// The runs of bytes that differ from the base, in device order
 	// (unchanged bytes inside written pages are left out).
