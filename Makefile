@@ -44,7 +44,7 @@ unit: tools
 # The unit tests again, under AddressSanitizer and UndefinedBehaviorSanitizer.
 unit-sanitize:
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPCACHE_SANITIZE=ON >/dev/null
-	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target pcache_unit_tests
+	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target pcache_unit_tests lvpcache_unit_tests
 	@ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
 integration: all
