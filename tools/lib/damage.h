@@ -73,6 +73,8 @@ const char *to_string(severity s);
 	X(kset_no_room_for_last, error)					\
 	X(kset_unknown_flags, warning)					\
 	X(last_kset_next_out_of_range, error)				\
+	X(last_kset_target_invalid, error)				\
+	X(kset_swallows_next, error)					\
 	X(log_revisits_segment, error)					\
 	X(log_segment_unknown, error)					\
 	X(log_too_many_keys, error)					\

@@ -123,13 +123,22 @@ std::vector<uint32_t> follow_chain(device &dev, uint32_t seg_num, uint32_t first
 }
 
 // Rebuilds the chain from the seg_info records of every physical segment.
-// `first`: the first segment if known.  `n`: the length if known (0: up to
-// the first segment without HAS_NEXT).
+// `first`: the first segment cache_info names, if in range.  `n`: the
+// length if known (0: up to the first segment without HAS_NEXT).
+//
+// In an intact chain every segment but the first is linked to exactly
+// once.  So a segment nobody links to (an "orphan") is where a damaged
+// link should have pointed: the first segment named by cache_info is not
+// trusted if something links to it while segment 0 is an orphan; a link to a
+// segment that two segments claim is taken to be the damaged one when the
+// next physical segment is an orphan (the kernel's format chains segments
+// in physical order).
 std::vector<uint32_t> rebuild_chain(device &dev, uint32_t seg_num, std::optional<uint32_t> first,
 				    uint32_t n)
 {
 	std::vector<std::optional<uint32_t>> next(seg_num);
-	std::vector<bool> valid(seg_num, false), claimed(seg_num, false), ends(seg_num, false);
+	std::vector<bool> valid(seg_num, false), ends(seg_num, false), used(seg_num, false);
+	std::vector<uint32_t> claims(seg_num, 0);
 	for (uint32_t p = 0; p < seg_num; ++p) {
 		phys_segment s = read_phys(dev, p);
 		if (!s.info.any_valid())
@@ -138,32 +147,26 @@ std::vector<uint32_t> rebuild_chain(device &dev, uint32_t seg_num, std::optional
 		const segment_info &si = s.info.current();
 		if (si.has_next() && si.next_seg < seg_num && si.next_seg != p) {
 			next[p] = si.next_seg;
-			claimed[si.next_seg] = true;
+			++claims[si.next_seg];
 		} else if (!si.has_next()) {
 			ends[p] = true;
 		}
 	}
-	std::vector<bool> used(seg_num, false);
-	// A segment nobody links to and that has a valid seg_info starts a
-	// fragment; segment 0 is where format starts the chain.
-	auto fragment_head = [&](uint32_t after) -> std::optional<uint32_t> {
-		std::optional<uint32_t> best;
-		for (uint32_t q = 0; q < seg_num; ++q) {
-			uint32_t p = (after + 1 + q) % seg_num;
-			if (!used[p] && valid[p] && !claimed[p]) {
-				best = p;
-				break;
-			}
-		}
-		return best;
+	auto orphan = [&](uint32_t p) { return p < seg_num && !used[p] && valid[p] && claims[p] == 0; };
+	// The first orphan at or after `from`, wrapping.
+	auto find_orphan = [&](uint32_t from) -> std::optional<uint32_t> {
+		for (uint32_t q = 0; q < seg_num; ++q)
+			if (orphan((from + q) % seg_num))
+				return (from + q) % seg_num;
+		return std::nullopt;
 	};
-	uint32_t head;
-	if (first && *first < seg_num)
+	// The first segment: cache_info's, unless something links to it and
+	// segment 0, where the kernel's format starts every chain, is an orphan.
+	uint32_t head = 0;
+	if (first && (claims[*first] == 0 || !orphan(0)))
 		head = *first;
-	else if (auto h = fragment_head(seg_num - 1))
-		head = *h;
-	else
-		head = 0;
+	else if (!first)
+		head = find_orphan(0).value_or(0);
 
 	std::vector<uint32_t> chain;
 	uint32_t limit = n ? n : seg_num;
@@ -176,16 +179,21 @@ std::vector<uint32_t> rebuild_chain(device &dev, uint32_t seg_num, std::optional
 		if (!n && valid[p] && ends[p])
 			break;	// the natural end of an intact chain
 		std::optional<uint32_t> q;
-		if (next[p] && !used[*next[p]])
+		if (next[p] && !used[*next[p]]) {
 			q = next[p];
-		else if (auto h = fragment_head(p))
-			q = h;
-		else if (p + 1 < seg_num && !used[p + 1])
+			if (claims[*q] > 1 && orphan(p + 1))
+				q = p + 1;
+		} else if (orphan(p + 1)) {
 			q = p + 1;
-		else
+		} else if (auto o = find_orphan(p + 1)) {
+			q = o;
+		} else if (p + 1 < seg_num && !used[p + 1]) {
+			q = p + 1;
+		} else {
 			for (uint32_t c = 0; c < seg_num && !q; ++c)
 				if (!used[c])
 					q = c;
+		}
 		if (!q)
 			break;
 		p = *q;

@@ -276,7 +276,7 @@ void lost_ranges(repair_state &st, log_model &m)
 		if (!k.sound) {
 			// Cannot be placed: report what it claims, if anything.
 			if (k.dropped() && k.key.len && k.key.off + k.key.len > k.key.off)
-				st.report.lose({{k.key.off, k.key.off + k.key.len}, dirty_key(m, k), key_where(st, m, k),
+				st.report.lose({{k.key.off, k.key.off + k.key.len}, dirty_key(m, k), false, key_where(st, m, k),
 						key_reason(m, k) + "; a damaged key: the range may be wrong"});
 			continue;
 		}
@@ -318,7 +318,7 @@ void lost_ranges(repair_state &st, log_model &m)
 	}
 	for (const auto &[key, range] : runs) {
 		const log_key &k = m.keys[key];
-		st.report.lose({range, dirty_key(m, k), key_where(st, m, k), key_reason(m, k)});
+		st.report.lose({range, dirty_key(m, k), false, key_where(st, m, k), key_reason(m, k)});
 	}
 }
 

@@ -3,6 +3,7 @@
 #include "decode.h"
 #include "kset_correction.h"
 #include "layout.h"
+#include "rules.h"
 #include "walker.h"
 
 #include <cstring>
@@ -81,6 +82,27 @@ public:
 			m_.damaged = true;
 			bad_ = d.where.kset;
 			bad_why_ = short_reason(d.detail);
+			break;
+		case damage_kind::last_kset_target_invalid:
+			m_.damaged = true;
+			m_.last_leads_nowhere = true;
+			m_.cut = short_reason(d.detail);
+			for (size_t i = m_.entries.size(); i-- > 0;)
+				if (m_.entries[i].kind == log_entry::type::last) {
+					mark_lost(m_.entries[i], "it leads to a segment that is not the log's");
+					m_.nowhere_entry = i;
+					break;
+				}
+			break;
+		case damage_kind::kset_swallows_next:
+			m_.damaged = true;
+			if (d.where.kset) {
+				fix_ = d.where.kset;
+				fix_why_ = d.detail;
+				auto cut = fix_why_.find(" (--repair");
+				if (cut != std::string::npos)
+					fix_why_.erase(cut);
+			}
 			break;
 		case damage_kind::log_revisits_segment:
 			m_.damaged = true;
@@ -174,6 +196,11 @@ private:
 		e.span = k.size();
 		e.device_offset = k.device_offset;
 		e.first_key = static_cast<uint32_t>(m_.keys.size());
+		if (fix_ && *fix_ == k.pos) {
+			e.restored = true;	// written again with the keys it really has
+			e.why = fix_why_;
+			fix_.reset();
+		}
 		m_.entries.push_back(e);
 		if (bad_ && *bad_ == k.pos) {
 			// The walk stops after this record: it is not part of the log.
@@ -200,6 +227,8 @@ private:
 	std::string pending_why_;
 	uint64_t pending_offset_ = 0;
 	std::optional<cache_pos> bad_;
+	std::optional<cache_pos> fix_;
+	std::string fix_why_;
 	std::string bad_why_;
 	std::string stop_why_;
 };
@@ -233,6 +262,7 @@ void examine_lost(repair_state &st, log_model &m, size_t index, const std::optio
 	e.first_key = static_cast<uint32_t>(m.keys.size());
 	e.keys = 0;
 	uint32_t n = 0;
+	bool bare = false;
 	if (fix && fits) {
 		e.kind = fix->header.last() ? log_entry::type::last : log_entry::type::kset;
 		e.header = fix->header;
@@ -240,23 +270,28 @@ void examine_lost(repair_state &st, log_model &m, size_t index, const std::optio
 		e.why = "its " + fix->field + " was damaged; restored (the CRC matches)";
 		n = e.kind == log_entry::type::kset ? fix->header.key_num : 0;
 	} else {
-		// Key count: the header's if it fits the span, else what the span holds.
+		// Key count: the header's if it fits the span, else what the span
+		// holds: keys after a header, or keys alone (the tail of a kset
+		// whose key count was damaged).
 		uint64_t span = e.span ? e.span : have;
 		uint64_t room_keys = span > PCACHE_KSET_HEADER_SIZE ? (span - PCACHE_KSET_HEADER_SIZE) / PCACHE_KEY_SIZE : 0;
 		room_keys = std::min<uint64_t>(room_keys, PCACHE_KSET_KEYS_MAX);
 		if (stored.magic == PCACHE_KSET_MAGIC && !stored.last() && stored.key_num <= room_keys)
 			n = stored.key_num;
+		else if (e.span && (span - PCACHE_KSET_HEADER_SIZE) % PCACHE_KEY_SIZE != 0 && span % PCACHE_KEY_SIZE == 0)
+			n = static_cast<uint32_t>(span / PCACHE_KEY_SIZE), bare = true;
 		else if (!stored.last() || stored.magic != PCACHE_KSET_MAGIC)
 			n = static_cast<uint32_t>(room_keys);
 	}
-	for (uint32_t i = 0; i < n && PCACHE_KSET_SIZE(i + 1) <= have; ++i) {
+	size_t first = bare ? 0 : PCACHE_KSET_HEADER_SIZE;
+	for (uint32_t i = 0; i < n && first + size_t(i + 1) * PCACHE_KEY_SIZE <= have; ++i) {
 		pcache_cache_key_onmedia rk;
-		std::memcpy(&rk, bytes.data() + PCACHE_KSET_SIZE(i), sizeof(rk));
+		std::memcpy(&rk, bytes.data() + first + size_t(i) * PCACHE_KEY_SIZE, sizeof(rk));
 		log_key k;
 		k.key = decode(rk);
 		k.entry = static_cast<uint32_t>(index);
 		k.index = i;
-		k.device_offset = dev_off + PCACHE_KSET_SIZE(i);
+		k.device_offset = dev_off + first + size_t(i) * PCACHE_KEY_SIZE;
 		k.fate = e.restored ? key_fate::keep : key_fate::lost_span;
 		m.keys.push_back(k);
 		++e.keys;
@@ -264,6 +299,38 @@ void examine_lost(repair_state &st, log_model &m, size_t index, const std::optio
 }
 
 } // namespace
+
+std::vector<cache_key> keys_at_log_end(repair_state &st, const cache_pos &pos)
+{
+	std::vector<cache_key> keys;
+	if (pos.seg >= st.n_segs() || pos.off >= PCACHE_SEG_DATA_SIZE)
+		return keys;
+	size_t have = static_cast<size_t>(std::min<uint64_t>(PCACHE_KSET_ONMEDIA_SIZE_MAX, PCACHE_SEG_DATA_SIZE - pos.off));
+	std::vector<unsigned char> bytes(have);
+	st.out.read(data_offset(st.phys[pos.seg], pos.off), bytes.data(), have);
+	pcache_cache_kset_onmedia raw;
+	if (have < sizeof(raw))
+		return keys;
+	std::memcpy(&raw, bytes.data(), sizeof(raw));
+	kset_header h = decode(raw);
+	size_t first = 0, n = have / PCACHE_KEY_SIZE;
+	if (h.magic == PCACHE_KSET_MAGIC && !h.last() && h.key_num >= 1 && h.key_num <= PCACHE_KSET_KEYS_MAX &&
+	    PCACHE_KSET_SIZE(h.key_num) <= have) {
+		first = PCACHE_KSET_HEADER_SIZE;
+		n = h.key_num;
+	}
+	for (size_t i = 0; i < n; ++i) {
+		const unsigned char *p = bytes.data() + first + i * PCACHE_KEY_SIZE;
+		if (first == 0 && all_zero(p, PCACHE_KEY_SIZE))
+			break;
+		pcache_cache_key_onmedia rk;
+		std::memcpy(&rk, p, sizeof(rk));
+		cache_key k = decode(rk);
+		if (key_is_sound(k, st.n_segs()))
+			keys.push_back(k);
+	}
+	return keys;
+}
 
 log_model collect_log(repair_state &st)
 {

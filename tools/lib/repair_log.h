@@ -81,11 +81,20 @@ struct log_model {
 	std::optional<std::string> cut;
 	std::optional<size_t> dirty_from;	// first entry at or after dirty_tail (entries.size(): the end)
 	std::vector<cache_pos> torn;	// records cut short at the end of the log
+	// The walk stopped because a LAST kset leads to a segment that is not
+	// the log's: the last LAST entry is the one.
+	bool last_leads_nowhere = false;
+	std::optional<size_t> nowhere_entry;	// that LAST kset, left out of the log
 
 	uint64_t order(const log_key &k) const { return uint64_t(k.entry) << 8 | k.index; }
 };
 
 // Walks the log of the overlay from st.key_tail.
 log_model collect_log(repair_state &st);
+
+// The keys that can be made out in a record cut short (or garbage) at the
+// end of the log: by its header if that is plausible, else as bare keys
+// up to the first 40 zero bytes.  Only keys whose fields place them.
+std::vector<cache_key> keys_at_log_end(repair_state &st, const cache_pos &pos);
 
 } // namespace pcache

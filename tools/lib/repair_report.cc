@@ -38,7 +38,7 @@ uint64_t repair_report::lost_bytes(bool dirty) const
 {
 	uint64_t n = 0;
 	for (const auto &r : lost_)
-		if (r.dirty == dirty)
+		if (r.dirty == dirty && !r.torn)
 			n += r.range.end - r.range.begin;
 	return n;
 }
@@ -57,10 +57,16 @@ std::string repair_report::text(const std::string &result) const
 	std::ostringstream o;
 	for (const auto &c : changes_)
 		o << "repaired: " << to_string(c.where) << ": " << c.detail << "\n";
-	for (const auto &r : lost_)
+	for (const auto &r : lost_) {
+		if (r.torn) {
+			o << "possibly lost: origin bytes " << range_text(r.range) << " (" << to_string(r.where) << ": "
+			  << r.reason << ")\n";
+			continue;
+		}
 		o << (r.dirty ? "lost dirty data: origin bytes " : "dropped clean data: origin bytes ")
 		  << range_text(r.range) << " (" << to_string(r.where) << ": " << r.reason << ")"
 		  << (r.dirty ? "" : "; the origin holds it") << "\n";
+	}
 	for (const auto &[where, detail] : unknown_)
 		o << "lost: " << to_string(where) << ": " << detail << "\n";
 	for (const auto &n : notes_)
@@ -92,7 +98,8 @@ std::string repair_report::json(const std::string &device, const std::string &re
 	for (size_t i = 0; i < lost_.size(); ++i) {
 		const lost_range &r = lost_[i];
 		o << (i ? "," : "") << "{\"begin\":" << r.range.begin << ",\"end\":" << r.range.end
-		  << ",\"dirty\":" << (r.dirty ? "true" : "false") << "," << json_location_fields(r.where)
+		  << ",\"dirty\":" << (r.dirty ? "true" : "false") << ",\"torn\":" << (r.torn ? "true" : "false")
+		  << "," << json_location_fields(r.where)
 		  << ",\"reason\":" << json_string(r.reason) << "}";
 	}
 	o << "],\"unreadable\":[";

@@ -44,6 +44,10 @@ struct repair_change {
 struct lost_range {
 	byte_range range;
 	bool dirty = false;
+	// In a kset cut short at the end of the log: an interrupted write
+	// (never acknowledged as durable) or damage that looks the same.
+	// Listed, not counted as lost.
+	bool torn = false;
 	location where;		// the key or kset that held the newest data
 	std::string reason;
 };

@@ -254,6 +254,32 @@ std::optional<cache_pos> walker::corrected_next(read_window &win, const kset_pro
 	return cache_pos{pos.seg, static_cast<uint32_t>(next)};
 }
 
+// A valid kset whose declared keys contain the start of another valid
+// kset at a key boundary: its key count was damaged (with its CRC made
+// valid again), and the "keys" from there on are the next record.  A key
+// can never hold the kset magic where a kset has it (its length field
+// would be the magic's low half, not a sector multiple), so a magic there
+// is never part of a real key.  Returns the number of real keys.
+std::optional<uint32_t> walker::swallowed_record(read_window &win, const kset_probe &p, const cache_pos &pos)
+{
+	if (p.header.last())
+		return std::nullopt;
+	const uint64_t magic = PCACHE_KSET_MAGIC;
+	unsigned char le[8];
+	for (unsigned i = 0; i < 8; ++i)
+		le[i] = static_cast<unsigned char>(magic >> (8 * i));
+	kset_probe inner;
+	for (uint32_t m = 1; m < p.header.key_num; ++m) {
+		size_t at = PCACHE_KSET_SIZE(m);
+		if (std::memcmp(p.bytes.data() + at + 8, le, 8) != 0)
+			continue;
+		cache_pos cand{pos.seg, static_cast<uint32_t>(pos.off + at)};
+		if (probe(win, cand, inner) && inner.state == kset_probe::status::valid)
+			return m;
+	}
+	return std::nullopt;
+}
+
 // After a damaged record, the first valid kset within the reach of one
 // kset, not beyond 24 zero bytes (the terminator the kernel writes after
 // every kset: past one, anything valid is left over from an earlier use
@@ -297,10 +323,22 @@ walker::log_end walker::classify_end(read_window &win, const kset_probe &bad, co
 
 	std::string what;
 	bool corrected = false;
-	std::optional<cache_pos> next = corrected_next(win, bad, pos, what, corrected);
+	std::optional<cache_pos> next;
 	kset_probe after;
 	bool resumes = false;
-	if (next && segs_.known(next->seg) && probe(win, *next, after))
+	if (bad.size_known && !bad.magic_ok && kset_crc_ok(bad.bytes.data(), bad.size)) {
+		// A valid CRC cannot come from a write cut short: this is a whole
+		// kset whose magic was damaged after its CRC was computed.
+		what = "it has a bad magic under a valid CRC";
+		corrected = true;
+		if (bad.header.last())
+			next = cache_pos{bad.header.next_seg(), 0};
+		else if (uint64_t(pos.off) + bad.size <= PCACHE_SEG_DATA_SIZE - PCACHE_KSET_HEADER_SIZE)
+			next = cache_pos{pos.seg, static_cast<uint32_t>(pos.off + bad.size)};
+	} else {
+		next = corrected_next(win, bad, pos, what, corrected);
+	}
+	if (next && next->seg < segs_.size() && segs_.known(next->seg) && probe(win, *next, after))
 		resumes = after.state == kset_probe::status::valid ||
 			  after.state == kset_probe::status::zero;
 	if (!resumes && !too_many) {
@@ -356,6 +394,18 @@ walker::log_end walker::classify_end(read_window &win, const kset_probe &bad, co
 	}
 	if (too_many)
 		return log_end::damaged;
+	// (A kset write cut short there leaves the magic intact, or zero if
+	// only the first header word made it.)
+	if (entered_by_last_ && pos.off == 0 && !bad.magic_ok && bad.header.magic != 0) {
+		// The kernel zeroes the start of a key segment before the LAST
+		// kset that leads there: this is not the log's segment.
+		sink_.report({damage_kind::last_kset_target_invalid, where,
+			      "a LAST kset leads to cache segment " + std::to_string(pos.seg) +
+				      ", whose data area starts with neither a kset nor zeros (it holds "
+				      "something else); the log cannot be followed",
+			      {}});
+		return log_end::damaged;
+	}
 	if (bad.magic_ok)
 		sink_.report({damage_kind::log_torn_end, where,
 			      "the log ends with a kset that fails its CRC: an interrupted kset write "
@@ -380,6 +430,7 @@ void walker::walk_log(const replica_set<pos_record> &key_tail,
 		dirty = dirty_tail.current().pos;
 
 	cache_pos pos = key_tail.current().pos;
+	entered_by_last_ = false;
 	log_tracker log(segs_, pos, dirty);
 	read_window win(dev_);
 	out.on_begin_log();
@@ -408,6 +459,7 @@ void walker::walk_log(const replica_set<pos_record> &key_tail,
 			cache_pos resume;
 			log_end end = classify_end(win, p, pos, log, resume);
 			if (end == log_end::resumed) {
+				entered_by_last_ = resume.seg != pos.seg;
 				pos = resume;
 				continue;
 			}
@@ -426,17 +478,35 @@ void walker::walk_log(const replica_set<pos_record> &key_tail,
 				break;
 			}
 			pos = {next, 0};
+			entered_by_last_ = true;
 			continue;
 		}
+		entered_by_last_ = false;
+		uint32_t keys = rec.header.key_num;
+		if (std::optional<uint32_t> inner = swallowed_record(win, p, pos)) {
+			// In repair mode the kset keeps the keys before the record
+			// it swallowed, and the walk goes on at that record.
+			location where = kset_location(rec);
+			sink_.report({damage_kind::kset_swallows_next, where,
+				      "it claims " + std::to_string(keys) + " keys, but a valid kset starts at " +
+					      to_string({pos.seg, static_cast<uint32_t>(pos.off + PCACHE_KSET_SIZE(*inner))}) +
+					      " after its key " + std::to_string(*inner - 1) +
+					      ": its key count is damaged; the kernel's replay reads that record as keys "
+					      "and loses the log after it" +
+					      (opts_.repair ? " (--repair: the kset ends there)" : ""),
+				      {}});
+			if (opts_.repair)
+				keys = *inner;
+		}
 		out.on_kset(rec);
-		for (uint32_t i = 0; i < rec.header.key_num; ++i) {
+		for (uint32_t i = 0; i < keys; ++i) {
 			pcache_cache_key_onmedia raw;
 			std::memcpy(&raw, p.bytes.data() + PCACHE_KSET_SIZE(i), sizeof(raw));
 			key_record key = log.key(decode(raw), rec, i, p.device_offset + PCACHE_KSET_SIZE(i));
 			check_key(key, n, sink_);
 			out.on_key(key);
 		}
-		uint64_t next_off = uint64_t(pos.off) + rec.size();
+		uint64_t next_off = uint64_t(pos.off) + PCACHE_KSET_SIZE(keys);
 		if (s >= severity::error || !kset_header_fits({pos.seg, static_cast<uint32_t>(next_off)})) {
 			// Overrun: the record that would follow lies outside the
 			// data area (reported by check_kset).

@@ -73,12 +73,14 @@ private:
 	std::optional<cache_pos> corrected_next(read_window &win, const kset_probe &bad,
 						const cache_pos &pos, std::string &what, bool &corrected);
 	std::optional<cache_pos> scan_for_kset(read_window &win, const cache_pos &pos);
+	std::optional<uint32_t> swallowed_record(read_window &win, const kset_probe &p, const cache_pos &pos);
 	std::vector<byte_range> key_ranges(const kset_probe &p) const;
 
 	device &dev_;
 	damage_sink &sink_;
 	walk_options opts_;
 	segment_table segs_;
+	bool entered_by_last_ = false;	// the walk reached this segment through a LAST kset
 };
 
 } // namespace pcache
