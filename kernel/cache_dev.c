@@ -84,7 +84,20 @@ int pcache_dev_map(struct pcache *c, char **error)
 		r = got ? got : -EIO;
 	}
 	dax_read_unlock(id);
-	return r;
+	if (r)
+		return r;
+	/*
+	 * Writeback hands pmem pages to the backing device's bios: they are
+	 * found with virt_to_page() in the linear map, vmalloc_to_page()
+	 * when stitched with vmap.
+	 */
+	c->pmem_linear = !c->vmapped && virt_addr_valid(c->base) &&
+		virt_addr_valid(c->base + c->dev_size - 1);
+	if (!c->vmapped && !c->pmem_linear) {
+		*error = "Cache device mapping has no struct pages";
+		return -EOPNOTSUPP;
+	}
+	return 0;
 }
 
 void pcache_dev_unmap(struct pcache *c)
@@ -96,9 +109,14 @@ void pcache_dev_unmap(struct pcache *c)
 
 /* ---- persistent stores ---- */
 
-/* Store @len bytes durably (after the caller's pmem_wmb()). */
+/*
+ * Store @len bytes durably (after the caller's pmem_wmb()).  A frozen
+ * target (fault injection) drops every store, as a power cut would.
+ */
 void pcache_pmem_write(void *dst, const void *src, size_t len)
 {
+	if (pcache_frozen())
+		return;
 	memcpy_flushcache(dst, src, len);
 }
 
@@ -107,6 +125,8 @@ void pcache_pmem_zero(void *dst, size_t len)
 	static const u8 zeros[512];
 	size_t n;
 
+	if (pcache_frozen())
+		return;
 	while (len) {
 		n = min(len, sizeof(zeros));
 		memcpy_flushcache(dst, zeros, n);
@@ -157,6 +177,49 @@ void pcache_meta_write(void *base, size_t stride, int slot, void *rec,
 	hdr->crc = cpu_to_le32(pcache_crc(rec + 4, size - 4));
 	pcache_pmem_write(base + slot * stride, rec, size);
 	pmem_wmb();
+	pcache_persist_point();
+}
+
+static bool pcache_all_zero(const u8 *p, size_t len)
+{
+	return !p[0] && !memcmp(p, p + 1, len - 1);
+}
+
+/*
+ * After a load: a replica whose CRC fails although it is not all zeros is
+ * a torn write (a power cut in the middle of its 16 or 24 bytes) or
+ * damage.  Rewrite it from the newest valid copy with seq + 1, so both
+ * replicas are valid again and the healed one is the newest.  All-zero
+ * replicas are slots never written, and are left alone.  Returns the slot
+ * holding the newest copy, or -ENOENT when none is valid.
+ */
+int pcache_meta_heal(struct pcache *c, void *base, size_t stride,
+		     size_t size, const char *what)
+{
+	struct pcache_meta_header *hdr;
+	u8 good[32], buf[32];
+	int latest, slot;
+
+	latest = pcache_meta_find_latest(base, stride, size, good);
+	if (latest < 0)
+		return latest;
+	hdr = (void *)good;
+	for (slot = 0; slot < PCACHE_META_REPLICAS; slot++) {
+		if (slot == latest)
+			continue;
+		if (!pcache_copy_mc(buf, base + slot * stride, size)) {
+			if (le32_to_cpu(((struct pcache_meta_header *)buf)->crc) ==
+			    pcache_crc(buf + 4, size - 4) ||
+			    pcache_all_zero(buf, size))
+				continue;
+		}
+		hdr->seq++;
+		pcache_meta_write(base, stride, slot, good, size);
+		pcache_info(c, "healed %s replica %d from replica %d (seq %u)",
+			    what, slot, latest, hdr->seq);
+		latest = slot;
+	}
+	return latest;
 }
 
 /* ---- format ---- */

@@ -85,12 +85,14 @@ static int pcache_log_make_room(struct pcache *c, u32 size)
 		return seg;
 	pcache_pmem_zero(pcache_seg_data(c, seg), PCACHE_KSET_HEADER_SIZE);
 	pmem_wmb();
+	pcache_persist_point();
 	last.next_cache_seg_id = cpu_to_le32(seg);
 	last.magic = cpu_to_le64(PCACHE_KSET_MAGIC);
 	last.flags = cpu_to_le64(PCACHE_KSET_FLAGS_LAST);
 	last.crc = cpu_to_le32(pcache_crc((u8 *)&last + 4, sizeof(last) - 4));
 	pcache_pmem_write(pcache_pos_addr(c, c->key_head), &last, sizeof(last));
 	pmem_wmb();
+	pcache_persist_point();
 	c->key_head.seg = seg;
 	c->key_head.off = 0;
 	return 0;
@@ -124,12 +126,15 @@ static int pcache_kset_close_locked(struct pcache *c, struct pcache_kset *ks)
 	dst = pcache_pos_addr(c, c->key_head);
 	pcache_pmem_zero(dst + size, PCACHE_KSET_HEADER_SIZE);
 	pmem_wmb();
+	pcache_persist_point();
 	pcache_pmem_write(dst, buf, size);
 	pmem_wmb();
+	pcache_persist_point();
 	c->key_head.off += size;
 	spin_unlock(&c->head_lock);
 
 	ks->nr_keys = 0;
+	pcache_wb_kick(c);
 	return 0;
 }
 
@@ -207,6 +212,113 @@ static void pcache_kset_close_fn(struct work_struct *work)
 
 /* ---- replay ---- */
 
+/*
+ * CRC of a key's payload, read with machine-check safe copies through
+ * @bounce (PAGE_SIZE).  -EIO on a media error.
+ */
+int pcache_key_data_crc(struct pcache *c, const struct pcache_key *key,
+			u8 *bounce, u32 *crc)
+{
+	const u8 *src = pcache_seg_data(c, key->seg) + key->seg_off;
+	u32 len = key->len, n, v = PCACHE_CRC_SEED;
+
+	while (len) {
+		n = min_t(u32, len, PAGE_SIZE);
+		if (pcache_copy_mc(bounce, src, n))
+			return -EIO;
+		v = pcache_crc_update(v, bounce, n);
+		src += n;
+		len -= n;
+	}
+	*crc = v;
+	return 0;
+}
+
+/*
+ * Decode a key read from media and check it before any of its values is
+ * used: seg becomes an index into segs[], off and len a place in the index
+ * and a range of pmem.  Replay, writeback and GC all go through here.
+ * Returns NULL, or the reason the key is invalid.
+ */
+const char *pcache_key_decode(struct pcache *c,
+			      const struct pcache_cache_key_onmedia *k,
+			      struct pcache_key *key)
+{
+	key->off = le64_to_cpu(k->off);
+	key->len = le32_to_cpu(k->len);
+	key->flags = le32_to_cpu(k->flags);
+	key->seg = le32_to_cpu(k->cache_seg_id);
+	key->seg_off = le32_to_cpu(k->cache_seg_off);
+	key->gen = le64_to_cpu(k->seg_gen);
+	key->data_crc = le32_to_cpu(k->data_crc);
+
+	if (key->seg >= c->n_segs)
+		return "Key points to a segment out of range";
+	if (!key->len || key->len > PCACHE_SUBTREE_SIZE ||
+	    key->len % PCACHE_SECTOR_SIZE || key->off % PCACHE_SECTOR_SIZE)
+		return "Key has an invalid length or offset";
+	if ((key->off >> PCACHE_SUBTREE_SHIFT) !=
+	    ((key->off + key->len - 1) >> PCACHE_SUBTREE_SHIFT))
+		return "Key crosses a 4 MiB boundary";
+	if (key->off + key->len > c->backing_size)
+		return "Key lies beyond the backing device";
+	if ((u64)key->seg_off + key->len > PCACHE_SEG_DATA_SIZE)
+		return "Key data overruns its segment";
+	if (key->flags & ~PCACHE_KEY_FLAGS_CLEAN)
+		return "Key has unknown or EMPTY flags";
+	if (key->gen > READ_ONCE(c->segs[key->seg].gen))
+		return "Key generation ahead of its segment";
+	return NULL;
+}
+
+/*
+ * Copy the kset at @pos out of pmem and check it.  Returns 0 for a valid
+ * kset (normal or LAST), 1 for the end of the log (bad magic or CRC), or a
+ * negative errno with *why set: a media error, or a kset whose magic holds
+ * but whose size is impossible.  key_num sizes the CRC and the copy, so it
+ * is bounded first.
+ */
+int pcache_kset_read(struct pcache *c, struct pcache_pos pos,
+		     struct pcache_cache_kset_onmedia *ks, const char **why)
+{
+	void *src = pcache_pos_addr(c, pos);
+	u32 n, size;
+
+	if (pcache_copy_mc(ks, src, PCACHE_KSET_HEADER_SIZE))
+		goto media_error;
+	if (le64_to_cpu(ks->magic) != PCACHE_KSET_MAGIC)
+		return 1;
+	if (le64_to_cpu(ks->flags) & PCACHE_KSET_FLAGS_LAST) {
+		if (le32_to_cpu(ks->crc) !=
+		    pcache_crc((u8 *)ks + 4, PCACHE_KSET_HEADER_SIZE - 4))
+			return 1;
+		if (le32_to_cpu(ks->next_cache_seg_id) >= c->n_segs) {
+			*why = "LAST kset points to a segment out of range";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	n = le32_to_cpu(ks->key_num);
+	if (n > PCACHE_KSET_KEYS_MAX) {
+		*why = "Kset key_num exceeds 128";
+		return -EINVAL;
+	}
+	size = PCACHE_KSET_SIZE(n);
+	if (pos.off + size + PCACHE_LOG_TAIL_ROOM > PCACHE_SEG_DATA_SIZE) {
+		*why = "Kset overruns its segment";
+		return -EINVAL;
+	}
+	if (pcache_copy_mc(ks, src, size))
+		goto media_error;
+	if (le32_to_cpu(ks->crc) != pcache_crc((u8 *)ks + 4, size - 4))
+		return 1;
+	return 0;
+
+media_error:
+	*why = "Media error reading the key log";
+	return -EIO;
+}
+
 struct pcache_replay {
 	struct pcache *cache;
 	struct pcache_pos pos;		/* kset being replayed */
@@ -216,88 +328,48 @@ struct pcache_replay {
 	char **error;
 };
 
-/* CRC of a key's payload, read with machine-check safe copies. */
-static int pcache_replay_data_crc(struct pcache_replay *rp, u32 seg,
-				  u32 seg_off, u32 len, u32 *crc)
+static int replay_fail(struct pcache_replay *rp, u32 i, const char *why,
+		       const struct pcache_key *key)
 {
-	const u8 *src = pcache_seg_data(rp->cache, seg) + seg_off;
-	u32 n, v = PCACHE_CRC_SEED;
+	struct pcache *c = rp->cache;
 
-	while (len) {
-		n = min_t(u32, len, PAGE_SIZE);
-		if (pcache_copy_mc(rp->crc_buf, src, n))
-			return -EIO;
-		v = pcache_crc_update(v, rp->crc_buf, n);
-		src += n;
-		len -= n;
-	}
-	*crc = v;
-	return 0;
+	pcache_err(c, "key log: kset at %u:%u, key %u: %s (off %llu len %u flags %#x segment %u+%u gen %llu; %u segments, backing device %llu bytes)",
+		   rp->pos.seg, rp->pos.off, i, why, key->off, key->len,
+		   key->flags, key->seg, key->seg_off, key->gen, c->n_segs,
+		   c->backing_size);
+	*rp->error = (char *)why;
+	return -EINVAL;
 }
-
-#define replay_fail(rp, i, msg, fmt, ...) ({				\
-	pcache_err((rp)->cache, "key log: kset at %u:%u, key %u: " fmt,	\
-		   (rp)->pos.seg, (rp)->pos.off, (i), ##__VA_ARGS__);	\
-	*(rp)->error = (msg);						\
-	-EINVAL; })
 
 static int pcache_replay_key(struct pcache_replay *rp, u32 i)
 {
-	const struct pcache_cache_key_onmedia *k = &rp->kset->data[i];
 	struct pcache *c = rp->cache;
-	u64 off = le64_to_cpu(k->off), gen = le64_to_cpu(k->seg_gen);
-	u32 len = le32_to_cpu(k->len), flags = le32_to_cpu(k->flags);
-	u32 seg = le32_to_cpu(k->cache_seg_id);
-	u32 seg_off = le32_to_cpu(k->cache_seg_off), crc;
 	struct pcache_extent *e, *spare = NULL;
 	struct pcache_subtree *st;
+	struct pcache_key key;
+	const char *why;
+	u32 crc;
 
-	/*
-	 * seg becomes an index into segs[]; off and len a place in the
-	 * index and a range of pmem: all checked before any use.
-	 */
-	if (seg >= c->n_segs)
-		return replay_fail(rp, i, "Key points to a segment out of range",
-				   "segment %u >= %u", seg, c->n_segs);
-	if (!len || len > PCACHE_SUBTREE_SIZE || len % PCACHE_SECTOR_SIZE ||
-	    off % PCACHE_SECTOR_SIZE)
-		return replay_fail(rp, i, "Key has an invalid length or offset",
-				   "off %llu len %u", off, len);
-	if ((off >> PCACHE_SUBTREE_SHIFT) != ((off + len - 1) >> PCACHE_SUBTREE_SHIFT))
-		return replay_fail(rp, i, "Key crosses a 4 MiB boundary",
-				   "off %llu len %u", off, len);
-	if (off + len > c->backing_size)
-		return replay_fail(rp, i, "Key lies beyond the backing device",
-				   "off %llu len %u, backing device %llu bytes",
-				   off, len, c->backing_size);
-	if ((u64)seg_off + len > PCACHE_SEG_DATA_SIZE)
-		return replay_fail(rp, i, "Key data overruns its segment",
-				   "segment offset %u len %u", seg_off, len);
-	if (flags & ~PCACHE_KEY_FLAGS_CLEAN)
-		return replay_fail(rp, i, "Key has unknown or EMPTY flags",
-				   "flags %#x", flags);
-	if (gen > c->segs[seg].gen)
-		return replay_fail(rp, i, "Key generation ahead of its segment",
-				   "seg_gen %llu > segment %u generation %llu",
-				   gen, seg, c->segs[seg].gen);
+	why = pcache_key_decode(c, &rp->kset->data[i], &key);
+	if (why)
+		return replay_fail(rp, i, why, &key);
 
 	/* Every key of the window holds its segment, stale or not. */
-	pcache_seg_mark_used(c, seg);
-	pcache_seg_get(c, seg);
-	if (gen < c->segs[seg].gen)
+	pcache_seg_mark_used(c, key.seg);
+	pcache_seg_get(c, key.seg);
+	if (key.gen < c->segs[key.seg].gen)
 		return 0;	/* stale: its segment was reused since */
 
 	if (c->opts.data_crc) {
-		if (pcache_replay_data_crc(rp, seg, seg_off, len, &crc)) {
+		if (pcache_key_data_crc(c, &key, rp->crc_buf, &crc)) {
 			pcache_err(c, "key log: media error in data of key %u of kset %u:%u",
 				   i, rp->pos.seg, rp->pos.off);
 			*rp->error = "Media error reading cached data during replay";
 			return -EIO;
 		}
-		if (crc != le32_to_cpu(k->data_crc)) {
+		if (crc != key.data_crc) {
 			pcache_err(c, "key log: kset at %u:%u, key %u: data CRC %08x, expected %08x",
-				   rp->pos.seg, rp->pos.off, i, crc,
-				   le32_to_cpu(k->data_crc));
+				   rp->pos.seg, rp->pos.off, i, crc, key.data_crc);
 			*rp->error = "Data CRC mismatch during replay";
 			return -EIO;
 		}
@@ -306,14 +378,14 @@ static int pcache_replay_key(struct pcache_replay *rp, u32 i)
 	e = pcache_extent_alloc(GFP_KERNEL);
 	if (!e)
 		goto nomem;
-	e->off = off;
-	e->len = len;
-	e->flags = flags;
-	e->seg = seg;
-	e->seg_off = seg_off;
-	e->gen = gen;
-	st = pcache_subtree_of(c, off);
-	if (pcache_index_needs_spare(st, off, len)) {
+	e->off = key.off;
+	e->len = key.len;
+	e->flags = key.flags;
+	e->seg = key.seg;
+	e->seg_off = key.seg_off;
+	e->gen = key.gen;
+	st = pcache_subtree_of(c, key.off);
+	if (pcache_index_needs_spare(st, key.off, key.len)) {
 		spare = pcache_extent_alloc(GFP_KERNEL);
 		if (!spare) {
 			pcache_extent_free(e);
@@ -334,61 +406,60 @@ static int pcache_replay_kset(struct pcache_replay *rp)
 {
 	struct pcache_cache_kset_onmedia *ks = rp->kset;
 	struct pcache *c = rp->cache;
-	void *src = pcache_pos_addr(c, rp->pos);
-	u32 n, size, i, next;
+	const char *why = NULL;
+	u32 n, i, next;
 	int r;
 
-	if (pcache_copy_mc(ks, src, PCACHE_KSET_HEADER_SIZE))
-		goto media_error;
-	if (le64_to_cpu(ks->magic) != PCACHE_KSET_MAGIC)
+	r = pcache_kset_read(c, rp->pos, ks, &why);
+	if (r < 0) {
+		pcache_err(c, "key log: kset at %u:%u: %s", rp->pos.seg,
+			   rp->pos.off, why);
+		*rp->error = (char *)why;
+		return r;
+	}
+	if (r)
 		return 1;
 	if (le64_to_cpu(ks->flags) & PCACHE_KSET_FLAGS_LAST) {
-		if (le32_to_cpu(ks->crc) !=
-		    pcache_crc((u8 *)ks + 4, PCACHE_KSET_HEADER_SIZE - 4))
-			return 1;
 		next = le32_to_cpu(ks->next_cache_seg_id);
-		if (next >= c->n_segs)
-			return replay_fail(rp, 0, "LAST kset points to a segment out of range",
-					   "next segment %u >= %u", next, c->n_segs);
-		if (__test_and_set_bit(next, rp->visited))
-			return replay_fail(rp, 0, "Key log loops back to a segment already walked",
-					   "next segment %u", next);
+		if (__test_and_set_bit(next, rp->visited)) {
+			pcache_err(c, "key log: LAST kset at %u:%u points back to segment %u",
+				   rp->pos.seg, rp->pos.off, next);
+			*rp->error = "Key log loops back to a segment already walked";
+			return -EINVAL;
+		}
 		pcache_seg_mark_used(c, next);
 		rp->pos.seg = next;
 		rp->pos.off = 0;
 		return 0;
 	}
-	/* key_num sizes the CRC and the copy: bound it first. */
 	n = le32_to_cpu(ks->key_num);
-	if (n > PCACHE_KSET_KEYS_MAX)
-		return replay_fail(rp, 0, "Kset key_num exceeds 128",
-				   "key_num %u > %u", n, PCACHE_KSET_KEYS_MAX);
-	size = PCACHE_KSET_SIZE(n);
-	if (rp->pos.off + size + PCACHE_LOG_TAIL_ROOM > PCACHE_SEG_DATA_SIZE)
-		return replay_fail(rp, 0, "Kset overruns its segment",
-				   "%u keys", n);
-	if (pcache_copy_mc(ks, src, size))
-		goto media_error;
-	if (le32_to_cpu(ks->crc) != pcache_crc((u8 *)ks + 4, size - 4))
-		return 1;
 	for (i = 0; i < n; i++) {
 		r = pcache_replay_key(rp, i);
 		if (r)
 			return r;
 	}
-	rp->pos.off += size;
+	rp->pos.off += PCACHE_KSET_SIZE(n);
 	return 0;
-
-media_error:
-	pcache_err(c, "key log: media error reading kset at %u:%u",
-		   rp->pos.seg, rp->pos.off);
-	*rp->error = "Media error reading the key log";
-	return -EIO;
 }
 
-static bool pos_equal(struct pcache_pos a, struct pcache_pos b)
+/*
+ * A key segment must hold no data: a key pointing into one would make GC
+ * free the segment under the log.  Only a crafted image does that.
+ */
+static int pcache_replay_check_key_segments(struct pcache_replay *rp)
 {
-	return a.seg == b.seg && a.off == b.off;
+	struct pcache *c = rp->cache;
+	u32 seg;
+
+	for_each_set_bit(seg, rp->visited, c->n_segs) {
+		if (atomic_read(&c->segs[seg].refs)) {
+			pcache_err(c, "key log: segment %u holds ksets and is named by %d keys",
+				   seg, atomic_read(&c->segs[seg].refs));
+			*rp->error = "Key points into a key segment";
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 int pcache_replay(struct pcache *c, char **error)
@@ -409,7 +480,7 @@ int pcache_replay(struct pcache *c, char **error)
 	__set_bit(rp.pos.seg, rp.visited);
 	pcache_seg_mark_used(c, rp.pos.seg);
 	for (;;) {
-		if (pos_equal(rp.pos, c->dirty_tail))
+		if (pcache_pos_equal(rp.pos, c->dirty_tail))
 			dirty_tail_seen = true;
 		r = pcache_replay_kset(&rp);
 		if (r)
@@ -419,7 +490,9 @@ int pcache_replay(struct pcache *c, char **error)
 	}
 	if (r < 0)
 		goto out;
-	r = 0;
+	r = pcache_replay_check_key_segments(&rp);
+	if (r)
+		goto out;
 	c->key_head = rp.pos;
 	if (!dirty_tail_seen) {
 		pcache_err(c, "dirty_tail %u:%u is not a kset boundary between key_tail %u:%u and the log end %u:%u",

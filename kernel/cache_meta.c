@@ -235,5 +235,118 @@ int pcache_info_set_gc_percent(struct pcache *c, u32 percent)
 			  sizeof(info));
 	c->info = info;
 	mutex_unlock(&c->info_lock);
+	pcache_gc_kick(c);
 	return 0;
+}
+
+/*
+ * Persist a tail.  Unlike upstream, which rewrites the newest copy first
+ * after a restart, the new record (seq + 1) always goes to the slot that
+ * does not hold the newest copy: a torn write leaves the previous tail.
+ */
+static void pcache_tail_write(struct pcache *c, u32 off, struct pcache_pos pos,
+			      u8 *seq, int *slot)
+{
+	struct pcache_cache_pos_onmedia rec = {};
+
+	rec.header.seq = ++*seq;
+	rec.cache_seg_id = cpu_to_le32(pos.seg);
+	rec.seg_off = cpu_to_le32(pos.off);
+	*slot = !*slot;
+	pcache_meta_write(c->base + off, sizeof(rec), *slot, &rec, sizeof(rec));
+}
+
+/* GC is the only writer of key_tail. */
+void pcache_key_tail_persist(struct pcache *c, struct pcache_pos pos)
+{
+	pcache_tail_write(c, PCACHE_KEY_TAIL_OFF(0), pos, &c->key_tail_seq,
+			  &c->key_tail_slot);
+	spin_lock(&c->tail_lock);
+	c->key_tail = pos;
+	spin_unlock(&c->tail_lock);
+}
+
+/* Writeback is the only writer of dirty_tail. */
+void pcache_dirty_tail_persist(struct pcache *c, struct pcache_pos pos)
+{
+	pcache_tail_write(c, PCACHE_DIRTY_TAIL_OFF(0), pos, &c->dirty_tail_seq,
+			  &c->dirty_tail_slot);
+	spin_lock(&c->tail_lock);
+	c->dirty_tail = pos;
+	spin_unlock(&c->tail_lock);
+}
+
+/*
+ * Persist segment @seg's generation (the caller bumped it): the next
+ * seg_gen replica, seq + 1, in the slot not holding the newest copy.
+ * Only the invalidation of a segment whose last reference went calls
+ * this, so two writers never meet.
+ */
+void pcache_seg_gen_persist(struct pcache *c, u32 seg)
+{
+	struct pcache_segment *s = &c->segs[seg];
+	struct pcache_cache_seg_gen rec = {};
+
+	rec.header.seq = ++s->gen_seq;
+	rec.gen = cpu_to_le64(s->gen);
+	s->gen_slot = s->gen_slot == 0 ? 1 : 0;
+	pcache_meta_write(c->base + PCACHE_SEG_DEV_OFF(s->phys) +
+			  PCACHE_SEG_CTRL_OFF, sizeof(rec), s->gen_slot,
+			  &rec, sizeof(rec));
+}
+
+/*
+ * After a successful load (never before: a refused load writes nothing),
+ * rewrite every torn replica of cache_info, the tails, seg_info and
+ * seg_gen from its good copy, and remember where the newest copies are
+ * now, for the next writes.
+ */
+void pcache_meta_heal_all(struct pcache *c)
+{
+	struct pcache_cache_pos_onmedia pos;
+	char what[48];
+	void *seg;
+	int slot;
+	u32 i;
+
+	slot = pcache_meta_heal(c, c->base + PCACHE_CACHE_INFO_OFF,
+				PCACHE_CACHE_INFO_SIZE, sizeof(c->info),
+				"cache_info");
+	if (slot >= 0 && slot != c->info_slot) {
+		pcache_meta_find_latest(c->base + PCACHE_CACHE_INFO_OFF,
+					PCACHE_CACHE_INFO_SIZE,
+					sizeof(c->info), &c->info);
+		c->info_slot = slot;
+	}
+	slot = pcache_meta_heal(c, c->base + PCACHE_KEY_TAIL_OFF(0),
+				sizeof(pos), sizeof(pos), "key_tail");
+	if (slot >= 0 && slot != c->key_tail_slot) {
+		c->key_tail_slot = slot;
+		c->key_tail_seq++;
+	}
+	slot = pcache_meta_heal(c, c->base + PCACHE_DIRTY_TAIL_OFF(0),
+				sizeof(pos), sizeof(pos), "dirty_tail");
+	if (slot >= 0 && slot != c->dirty_tail_slot) {
+		c->dirty_tail_slot = slot;
+		c->dirty_tail_seq++;
+	}
+	for (i = 0; i < c->n_segs; i++) {
+		struct pcache_segment *s = &c->segs[i];
+
+		seg = c->base + PCACHE_SEG_DEV_OFF(s->phys);
+		snprintf(what, sizeof(what), "segment %u seg_info", i);
+		pcache_meta_heal(c, seg, PCACHE_SEG_INFO_SIZE,
+				 sizeof(struct pcache_segment_info), what);
+		snprintf(what, sizeof(what), "segment %u seg_gen", i);
+		slot = pcache_meta_heal(c, seg + PCACHE_SEG_CTRL_OFF,
+					sizeof(struct pcache_cache_seg_gen),
+					sizeof(struct pcache_cache_seg_gen),
+					what);
+		if (slot >= 0 && slot != s->gen_slot) {
+			s->gen_slot = slot;
+			s->gen_seq++;
+		}
+		if (!(i % 1024))
+			cond_resched();
+	}
 }

@@ -12,7 +12,9 @@
  * completes, a worker copies the data into the cache as CLEAN keys, where
  * no write came in meanwhile (an EMPTY placeholder marks the range).
  *
- * Writes that find no free segment wait on a deferred list.
+ * Writes that find no free segment wait on a deferred list until writeback
+ * and garbage collection free one.  Read misses never wait: when there is
+ * no space their data is simply not cached.
  */
 #include "pcache.h"
 
@@ -36,6 +38,7 @@ static struct bvec_iter pcache_bio_range(struct bio *bio,
 static void pcache_copy_to_pmem(struct bio *bio, struct bvec_iter range,
 				void *dst, u32 *crc, bool want_crc)
 {
+	bool drop = pcache_frozen();
 	struct bvec_iter iter;
 	struct bio_vec bv;
 	u32 v = PCACHE_CRC_SEED;
@@ -43,7 +46,8 @@ static void pcache_copy_to_pmem(struct bio *bio, struct bvec_iter range,
 	__bio_for_each_segment(bv, bio, iter, range) {
 		void *src = bvec_kmap_local(&bv);
 
-		memcpy_flushcache(dst, src, bv.bv_len);
+		if (likely(!drop))
+			memcpy_flushcache(dst, src, bv.bv_len);
 		if (want_crc)
 			v = pcache_crc_update(v, src, bv.bv_len);
 		kunmap_local(src);
@@ -148,6 +152,7 @@ static int pcache_write_data(struct pcache *c, struct bio *bio,
 				    c->opts.data_crc);
 		/* The data is durable before any kset can name it. */
 		pmem_wmb();
+		pcache_persist_point();
 		e->off = pb->off + pb->done;
 		e->len = got;
 		e->flags = 0;
@@ -187,16 +192,29 @@ static int pcache_handle_write(struct pcache *c, struct bio *bio,
 		if (r)
 			return r;
 	}
+	pcache_fault_ack();
 	bio_endio(bio);
 	return 0;
 }
 
+/*
+ * No segment for data or for the key log: the write waits.  Writeback
+ * and GC are what free segments; kick them, and look again when a
+ * segment is freed (or in 100 ms at the latest).
+ */
 static void pcache_defer(struct pcache *c, struct bio *bio)
 {
 	spin_lock(&c->defer_lock);
 	bio_list_add(&c->deferred, bio);
 	spin_unlock(&c->defer_lock);
 	queue_delayed_work(c->wq, &c->defer_work, HZ / 10);
+	pcache_wb_kick(c);
+	pcache_gc_kick(c);
+}
+
+bool pcache_writes_waiting(struct pcache *c)
+{
+	return READ_ONCE(c->deferred.head) != NULL;
 }
 
 void pcache_kick_deferred(struct pcache *c)
@@ -222,14 +240,19 @@ void pcache_defer_fn(struct work_struct *work)
 		if (r == -EBUSY) {
 			/*
 			 * Still no space: put this one and the rest back, in
-			 * order, and look again later.
+			 * order, and look again later.  Keys still in open
+			 * ksets hold segments that writeback cannot reach
+			 * until their kset is written: write them now.
 			 */
 			bio_list_add_head(&list, bio);
 			spin_lock(&c->defer_lock);
 			bio_list_merge(&list, &c->deferred);
 			c->deferred = list;
 			spin_unlock(&c->defer_lock);
+			pcache_kset_close_all(c);
 			queue_delayed_work(c->wq, &c->defer_work, HZ / 10);
+			pcache_wb_kick(c);
+			pcache_gc_kick(c);
 			return;
 		}
 		if (r) {
@@ -477,6 +500,7 @@ static void pcache_fill(struct pcache *c, struct bio *bio,
 							  got),
 				    pcache_pos_addr(c, pos), &crc, false);
 		pmem_wmb();
+		pcache_persist_point();
 		pcache_fill_keys(c, bio, pb, done, got, pos);
 		pcache_seg_put(c, pos.seg);
 		done += got;

@@ -7,6 +7,10 @@
  * A few segments are kept for the key log: data allocations stop while
  * free segments <= log_reserve, so closing a kset can still find a new
  * key segment for the keys of data already accepted.
+ *
+ * Segments come back through garbage collection: a data segment when its
+ * last reference goes (its generation is bumped first, on media), a key
+ * segment when key_tail leaves it.
  */
 #include <linux/bitmap.h>
 
@@ -80,6 +84,8 @@ int pcache_seg_alloc(struct pcache *c, bool for_log)
 	r = seg;
 out:
 	spin_unlock(&c->seg_lock);
+	if (r < 0 || pcache_gc_due(c))
+		pcache_gc_kick(c);
 	return r;
 }
 
@@ -88,14 +94,35 @@ u32 pcache_segs_used(struct pcache *c)
 	return c->n_segs - READ_ONCE(c->free_segs);
 }
 
+/* Give a segment back to the allocator and wake writes waiting for one. */
+void pcache_seg_free(struct pcache *c, u32 seg)
+{
+	spin_lock(&c->seg_lock);
+	if (__test_and_clear_bit(seg, c->seg_used))
+		c->free_segs++;
+	spin_unlock(&c->seg_lock);
+	if (pcache_writes_waiting(c))
+		pcache_kick_deferred(c);
+}
+
 /*
- * Drop a reference.  Segments are only released by garbage collection
- * (issue 5), which also bumps the generation; until then a count that
- * reaches zero just leaves the segment in use.
+ * Drop a reference.  The last one goes when GC has passed every key
+ * pointing here (and persisted key_tail beyond them) and the segment is
+ * no data head: no key of the log window on media and no extent of the
+ * index (GC purged them first) points into it.  The generation is bumped
+ * and persisted before the segment can be handed out again, so anything
+ * still naming the old generation is stale.  May run under a data head's
+ * spinlock: nothing here sleeps.
  */
 void pcache_seg_put(struct pcache *c, u32 seg)
 {
-	atomic_dec(&c->segs[seg].refs);
+	struct pcache_segment *s = &c->segs[seg];
+
+	if (!atomic_dec_and_test(&s->refs))
+		return;
+	WRITE_ONCE(s->gen, s->gen + 1);
+	pcache_seg_gen_persist(c, seg);
+	pcache_seg_free(c, seg);
 }
 
 /*

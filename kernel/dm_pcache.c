@@ -6,15 +6,16 @@
  *   <start> <len> pcache <cache_dev> <backing_dev>
  *           [<#opt_args> [cache_mode writeback] [data_crc true|false]]
  *
- * Status (as upstream dm-pcache 0.1.0):
+ * Status (upstream dm-pcache 0.1.0's nine fields, then ours):
  *   <sb_flags> <seg_total> <cache_segs> <segs_used> <gc_percent>
- *   <cache_flags> <key_head> <dirty_tail> <key_tail>
+ *   <cache_flags> <key_head> <dirty_tail> <key_tail> <writeback_errors>
  *
  * Messages: gc_percent <0..90>
  *
  * The on-media format is that of Linux 6.18's dm-pcache; docs/target.md
  * and man/pcache.7 describe the interface and where we differ.
  */
+#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 
@@ -183,6 +184,10 @@ static int pcache_start(struct pcache *c, char **error)
 		r = pcache_index_init(c);
 	if (!r)
 		r = pcache_log_init(c);
+	if (!r)
+		r = pcache_wb_init(c);
+	if (!r)
+		r = pcache_gc_init(c);
 	if (r) {
 		*error = "Cannot allocate memory";
 		return r;
@@ -193,13 +198,20 @@ static int pcache_start(struct pcache *c, char **error)
 		*error = "Cannot allocate workqueue";
 		return -ENOMEM;
 	}
-	return pcache_replay(c, error);
+	r = pcache_replay(c, error);
+	if (r)
+		return r;
+	/* Loaded: only now may anything be written to the cache device. */
+	pcache_meta_heal_all(c);
+	return 0;
 }
 
 static void pcache_destroy(struct pcache *c)
 {
 	if (c->wq)
 		destroy_workqueue(c->wq);
+	pcache_gc_exit(c);
+	pcache_wb_exit(c);
 	pcache_log_exit(c);
 	pcache_index_exit(c);
 	pcache_segs_exit(c);
@@ -227,6 +239,7 @@ static int pcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	c->ti = ti;
 	c->name = dm_device_name(dm_table_get_md(ti->table));
 	mutex_init(&c->info_lock);
+	spin_lock_init(&c->tail_lock);
 	spin_lock_init(&c->defer_lock);
 	bio_list_init(&c->deferred);
 	INIT_DELAYED_WORK(&c->defer_work, pcache_defer_fn);
@@ -269,6 +282,8 @@ static void pcache_dtr(struct dm_target *ti)
 	struct pcache *c = ti->private;
 	u32 i;
 
+	pcache_wb_stop(c);
+	pcache_gc_stop(c);
 	cancel_delayed_work_sync(&c->defer_work);
 	for (i = 0; i < c->n_ksets; i++)
 		cancel_delayed_work_sync(&c->ksets[i].close_work);
@@ -290,13 +305,37 @@ static int pcache_target_end_io(struct dm_target *ti, struct bio *bio,
 	return pcache_end_io(ti->private, bio, err);
 }
 
-/* Suspend persists every open kset. */
+/*
+ * Suspend persists every open kset, then quiesces writeback and GC.  A
+ * kset that finds no key segment free waits for GC to free one (writeback
+ * and GC still run meanwhile), for up to a minute.
+ */
 static void pcache_postsuspend(struct dm_target *ti)
 {
 	struct pcache *c = ti->private;
+	int tries = 0;
 
-	if (pcache_kset_close_all(c))
-		pcache_err(c, "cannot close ksets on suspend: no key segment free");
+	while (pcache_kset_close_all(c)) {
+		if (++tries > 600 || pcache_frozen() || c->wb.broken ||
+		    c->gc.broken) {
+			pcache_err(c, "cannot close ksets on suspend: no key segment free");
+			break;
+		}
+		pcache_wb_kick(c);
+		pcache_gc_kick(c);
+		msleep(100);
+	}
+	pcache_wb_stop(c);
+	pcache_gc_stop(c);
+}
+
+/* Writeback and GC run while the device is live. */
+static void pcache_resume(struct dm_target *ti)
+{
+	struct pcache *c = ti->private;
+
+	pcache_wb_start(c);
+	pcache_gc_start(c);
 }
 
 static void pcache_status(struct dm_target *ti, status_type_t type,
@@ -304,7 +343,7 @@ static void pcache_status(struct dm_target *ti, status_type_t type,
 			  unsigned int maxlen)
 {
 	struct pcache *c = ti->private;
-	struct pcache_pos head;
+	struct pcache_pos head, key_tail, dirty_tail;
 	unsigned int sz = 0;
 
 	switch (type) {
@@ -312,11 +351,12 @@ static void pcache_status(struct dm_target *ti, status_type_t type,
 		spin_lock(&c->head_lock);
 		head = c->key_head;
 		spin_unlock(&c->head_lock);
-		DMEMIT("%x %u %u %u %u %x %u:%u %u:%u %u:%u",
+		pcache_tails(c, &key_tail, &dirty_tail);
+		DMEMIT("%x %u %u %u %u %x %u:%u %u:%u %u:%u %llu",
 		       c->sb_flags, c->seg_num, c->n_segs, pcache_segs_used(c),
 		       pcache_gc_percent(c), pcache_info_flags(c),
-		       head.seg, head.off, c->dirty_tail.seg, c->dirty_tail.off,
-		       c->key_tail.seg, c->key_tail.off);
+		       head.seg, head.off, dirty_tail.seg, dirty_tail.off,
+		       key_tail.seg, key_tail.off, pcache_wb_errors(c));
 		break;
 	case STATUSTYPE_TABLE:
 		/*
@@ -369,6 +409,7 @@ static struct target_type pcache_target = {
 	.map = pcache_map,
 	.end_io = pcache_target_end_io,
 	.postsuspend = pcache_postsuspend,
+	.resume = pcache_resume,
 	.status = pcache_status,
 	.message = pcache_message,
 	.iterate_devices = pcache_iterate_devices,

@@ -10,8 +10,11 @@
  *   cache_index.c the index: one rb-tree of extents per 4 MiB subtree
  *   cache_log.c   kset buffers, the key log (close path) and replay
  *   cache_req.c   the I/O paths: writes, read hits, misses and fills, flush
+ *   cache_wb.c    writeback: dirty keys to the backing device, in log order
+ *   cache_gc.c    garbage collection: key_tail forward, segments freed
  *   dm_pcache.c   the device-mapper glue: ctr/dtr/map/status/message
  *   crc.c         choice of the CRC-32C implementation
+ *   fault.c       fault injection for the crash tests (off unless armed)
  *
  * Glossary: a *key* maps a logical byte range of the backing device to a
  * range of a cache segment; keys are written in *ksets* (up to 128 keys)
@@ -20,12 +23,19 @@
  *
  * Lock order: subtree -> kset -> key_head -> segment allocator.
  * A data head lock is never held together with a subtree lock.
+ *
+ * Log pointers on media always satisfy key_tail <= dirty_tail <= key_head:
+ * writeback persists dirty_tail only after the backing device has flushed
+ * the data it passes, and GC moves key_tail only up to a persisted
+ * dirty_tail and drops a segment's references only after key_tail passed
+ * its keys on media.
  */
 #ifndef PCACHE_H
 #define PCACHE_H
 
 #include <linux/bio.h>
 #include <linux/device-mapper.h>
+#include <linux/jump_label.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rbtree.h>
@@ -57,10 +67,10 @@ struct pcache_segment {
 	void *data;		/* kernel address of the data area */
 	u32 phys;		/* physical segment id */
 	/*
-	 * References: one per key of the log window pointing here, one while
-	 * the segment is a data head, one per allocation not yet keyed.
-	 * Writeback/GC (issue 5) drop them; at zero the generation is bumped
-	 * and the segment freed.
+	 * References: one per key of the log window pointing here (taken at
+	 * allocation or replay, dropped when GC passes the key), one while
+	 * the segment is a data head, one per allocation not yet keyed.  At
+	 * zero the generation is bumped on media and the segment freed.
 	 */
 	atomic_t refs;
 	/* Keys whose seg_gen is older than this are stale. */
@@ -104,6 +114,65 @@ struct pcache_data_head {
 	u32 off;
 };
 
+/* A key read from media and checked (pcache_key_decode()). */
+struct pcache_key {
+	u64 off;
+	u32 len;
+	u32 flags;
+	u32 seg;
+	u32 seg_off;
+	u64 gen;
+	u32 data_crc;
+};
+
+/* A piece of dirty data writeback copies: backing offset, pmem source. */
+struct pcache_wb_piece {
+	u64 off;
+	u32 len;
+	u32 seg;
+	u32 seg_off;
+};
+
+/* A byte range [start, end) of the backing device. */
+struct pcache_range {
+	u64 start;
+	u64 end;
+};
+
+/*
+ * Writeback: one worker at a time (a delayed work item is never run
+ * concurrently with itself) takes the ksets from dirty_tail in log order.
+ */
+struct pcache_writeback {
+	struct delayed_work work;
+	struct pcache_cache_kset_onmedia *kset;	/* one kset, copied out */
+	struct pcache_key *keys;		/* keys of one pass */
+	struct pcache_wb_piece *pieces;		/* what the pass writes */
+	struct pcache_range *cover;		/* ranges of newer keys */
+	u8 *crc_buf;				/* bounce for data CRCs */
+	struct bio_set bs;
+	bool bs_ready;
+	u32 nr_pieces;
+	u32 nr_cover;
+	atomic_t inflight;
+	blk_status_t status;			/* first bio error of a pass */
+	struct completion done;
+	unsigned int backoff_ms;
+	bool idle;		/* nothing to do: a closed kset kicks us */
+	bool stopped;		/* suspended or being removed */
+	bool broken;		/* damaged metadata: stopped for good */
+	atomic64_t errors;	/* failed passes (I/O errors, damage) */
+	wait_queue_head_t advanced;	/* woken when dirty_tail moves */
+};
+
+struct pcache_gc {
+	struct delayed_work work;
+	struct pcache_cache_kset_onmedia *kset;
+	struct pcache_key *keys;
+	bool stopped;
+	bool broken;
+};
+
 /* The table's options. */
 struct pcache_opts {
 	u32 cache_mode;
@@ -121,6 +190,7 @@ struct pcache {
 	void *base;
 	u64 dev_size;
 	bool vmapped;
+	bool pmem_linear;	/* base is in the linear map: virt_to_page() */
 
 	/* Superblock and cache_info. */
 	u32 sb_flags;
@@ -140,9 +210,13 @@ struct pcache {
 	u32 log_reserve;		/* segments only the key log may take */
 	struct pcache_data_head __percpu *data_heads;
 
-	/* Key log. */
+	/*
+	 * Key log.  key_tail and dirty_tail are the persisted values; they
+	 * change under tail_lock (readers that need both take it).
+	 */
 	spinlock_t head_lock;
 	struct pcache_pos key_head;
+	spinlock_t tail_lock;
 	struct pcache_pos key_tail;
 	struct pcache_pos dirty_tail;
 	u8 key_tail_seq, dirty_tail_seq;
@@ -161,6 +235,9 @@ struct pcache {
 	spinlock_t defer_lock;
 	struct bio_list deferred;
 	struct delayed_work defer_work;
+
+	struct pcache_writeback wb;
+	struct pcache_gc gc;
 
 	struct workqueue_struct *wq;
 };
@@ -221,6 +298,37 @@ static inline bool pcache_extent_stale(struct pcache *c,
 	return e->gen < READ_ONCE(c->segs[e->seg].gen);
 }
 
+/* fault.c: the crash tests' fault injection (see docs/target.md). */
+DECLARE_STATIC_KEY_FALSE(pcache_fault_armed);
+extern bool pcache_fault_frozen;
+void __pcache_fault_point(void);
+void __pcache_fault_acked(void);
+
+/*
+ * A persistence point: a pmem fence after a kset, data or replica write,
+ * or a completed FLUSH of the backing device.  Costs one patched-out jump
+ * unless fault injection is armed.
+ */
+static __always_inline void pcache_persist_point(void)
+{
+	if (static_branch_unlikely(&pcache_fault_armed))
+		__pcache_fault_point();
+}
+
+/* After the freeze point every pmem store and backing write is dropped. */
+static __always_inline bool pcache_frozen(void)
+{
+	return static_branch_unlikely(&pcache_fault_armed) &&
+		READ_ONCE(pcache_fault_frozen);
+}
+
+/* A write or flush bio is about to be acknowledged. */
+static __always_inline void pcache_fault_ack(void)
+{
+	if (static_branch_unlikely(&pcache_fault_armed))
+		__pcache_fault_acked();
+}
+
 /* cache_dev.c */
 int pcache_dev_map(struct pcache *c, char **error);
 void pcache_dev_unmap(struct pcache *c);
@@ -230,6 +338,8 @@ int pcache_meta_find_latest(const void *base, size_t stride, size_t size,
 			    void *out);
 void pcache_meta_write(void *base, size_t stride, int slot, void *rec,
 		       size_t size);
+int pcache_meta_heal(struct pcache *c, void *base, size_t stride,
+		     size_t size, const char *what);
 int pcache_sb_load_or_format(struct pcache *c, char **error);
 
 /* cache_meta.c */
@@ -237,6 +347,10 @@ int pcache_meta_load(struct pcache *c, char **error);
 int pcache_info_set_gc_percent(struct pcache *c, u32 percent);
 u32 pcache_gc_percent(struct pcache *c);
 u32 pcache_info_flags(struct pcache *c);
+void pcache_key_tail_persist(struct pcache *c, struct pcache_pos pos);
+void pcache_dirty_tail_persist(struct pcache *c, struct pcache_pos pos);
+void pcache_seg_gen_persist(struct pcache *c, u32 seg);
+void pcache_meta_heal_all(struct pcache *c);
 
 /* cache_seg.c */
 int pcache_segs_init(struct pcache *c);
@@ -250,6 +364,7 @@ static inline void pcache_seg_get(struct pcache *c, u32 seg)
 }
 
 void pcache_seg_put(struct pcache *c, u32 seg);
+void pcache_seg_free(struct pcache *c, u32 seg);
 int pcache_data_alloc(struct pcache *c, u32 want, struct pcache_pos *pos,
 		      u32 *got);
 
@@ -276,11 +391,43 @@ int pcache_kset_append(struct pcache *c,
 int pcache_kset_close_region(struct pcache *c, u64 off);
 int pcache_kset_close_all(struct pcache *c);
 int pcache_replay(struct pcache *c, char **error);
+const char *pcache_key_decode(struct pcache *c,
+			      const struct pcache_cache_key_onmedia *k,
+			      struct pcache_key *key);
+int pcache_key_data_crc(struct pcache *c, const struct pcache_key *key,
+			u8 *bounce, u32 *crc);
+int pcache_kset_read(struct pcache *c, struct pcache_pos pos,
+		     struct pcache_cache_kset_onmedia *kset,
+		     const char **why);
+
+static inline bool pcache_pos_equal(struct pcache_pos a, struct pcache_pos b)
+{
+	return a.seg == b.seg && a.off == b.off;
+}
+
+/* cache_wb.c */
+int pcache_wb_init(struct pcache *c);
+void pcache_wb_exit(struct pcache *c);
+void pcache_wb_start(struct pcache *c);
+void pcache_wb_stop(struct pcache *c);
+void pcache_wb_kick(struct pcache *c);
+u64 pcache_wb_errors(struct pcache *c);
+
+/* cache_gc.c */
+int pcache_gc_init(struct pcache *c);
+void pcache_gc_exit(struct pcache *c);
+void pcache_gc_start(struct pcache *c);
+void pcache_gc_stop(struct pcache *c);
+void pcache_gc_kick(struct pcache *c);
+bool pcache_gc_due(struct pcache *c);
+void pcache_tails(struct pcache *c, struct pcache_pos *key_tail,
+		  struct pcache_pos *dirty_tail);
 
 /* cache_req.c */
 int pcache_map_bio(struct pcache *c, struct bio *bio);
 int pcache_end_io(struct pcache *c, struct bio *bio, blk_status_t *err);
 void pcache_defer_fn(struct work_struct *work);
 void pcache_kick_deferred(struct pcache *c);
+bool pcache_writes_waiting(struct pcache *c);
 
 #endif /* PCACHE_H */
