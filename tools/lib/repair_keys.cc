@@ -274,9 +274,20 @@ void lost_ranges(repair_state &st, log_model &m)
 		if (!k.current())
 			continue;
 		if (!k.sound) {
-			// Cannot be placed: report what it claims, if anything.
-			if (k.dropped() && k.key.len && k.key.off + k.key.len > k.key.off)
-				st.report.lose({{k.key.off, k.key.off + k.key.len}, dirty_key(m, k), false, key_where(st, m, k),
+			// Cannot be placed: report what it claims.  A key never
+			// crosses a 4 MiB boundary of the origin, so when only its
+			// length is implausible its data lay in [off, end of region).
+			const cache_key &d = k.key;
+			bool len_bad = d.len == 0 || d.len % PCACHE_SECTOR_SIZE || d.len > PCACHE_SUBTREE_SIZE ||
+				       crosses_subtree(d.off, d.len);
+			bool off_ok = d.off % PCACHE_SECTOR_SIZE == 0 && d.off < kMaxOriginBytes;
+			if (k.dropped() && len_bad && off_ok)
+				st.report.lose({{d.off, (d.off | PCACHE_SUBTREE_MASK) + 1}, dirty_key(m, k), false,
+						key_where(st, m, k),
+						key_reason(m, k) + "; its length is damaged: its data lay somewhere in this "
+								   "range (a key never crosses a 4 MiB boundary)"});
+			else if (k.dropped() && d.len && d.off + d.len > d.off)
+				st.report.lose({{d.off, d.off + d.len}, dirty_key(m, k), false, key_where(st, m, k),
 						key_reason(m, k) + "; a damaged key: the range may be wrong"});
 			continue;
 		}
