@@ -74,9 +74,41 @@ def remove(vm, name="pc"):
     vm.run(f"dmsetup remove {name}")
 
 
+# The status fields (man/pcache.7): upstream's nine, then ours.
+STATUS_FIELDS = ["sb_flags", "seg_total", "cache_segs", "segs_used", "gc_percent",
+                 "cache_flags", "key_head", "dirty_tail", "key_tail",
+                 "writeback_errors"]
+
+
 def status(vm, name="pc"):
-    """The nine upstream status fields, as a list of strings."""
+    """The status fields after the target name, as a list of strings."""
     return vm.run(f"dmsetup status {name}").stdout.split()[3:]
+
+
+def status_of(vm, name="pc"):
+    """The status fields by name (STATUS_FIELDS)."""
+    return dict(zip(STATUS_FIELDS, status(vm, name)))
+
+
+def set_param(vm, param, value):
+    """Set a module parameter of pcache (a test feature, docs/target.md)."""
+    vm.run(f"echo {value} > /sys/module/pcache/parameters/{param}")
+
+
+def flush_device(vm, dev):
+    """A FLUSH: fsync() of the block device (closes every open kset)."""
+    vm.run(f"python3 -c \"import os; os.fsync(os.open('{dev}', os.O_RDONLY))\"")
+
+
+def wait_clean(vm, name="pc", timeout=600):
+    """Close every open kset, then wait until writeback has caught up with
+    the log (dirty_tail == key_head): the backing device then holds every
+    write made before.  Returns the status by name."""
+    flush_device(vm, f"/dev/mapper/{name}")
+    vm.run(f"for i in $(seq {timeout * 10}); do set -- $(dmsetup status {name}); "
+           f"[ \"${{10}}\" = \"${{11}}\" ] && exit 0; sleep 0.1; done; "
+           f"dmsetup status {name}; exit 1", timeout=timeout + 30)
+    return status_of(vm, name)
 
 
 def ctr_error(vm, table_args, sectors=2097152, name="bad"):

@@ -9,7 +9,7 @@ import pytest
 from pcache_target import (CACHE_INFO_OFF, CACHE_INFO_STRIDE, MIB, REFMODEL,
                            create, ctr_error, make_pattern, pcache_check,
                            pcache_crc, read_range, read_sha, remove, set_kset_delay,
-                           status,
+                           set_param, status, status_of, wait_clean,
                            file_sha, write_pattern)
 
 PMEM = "/dev/pmem0"
@@ -42,8 +42,8 @@ def cache(vm):
 
 def test_fresh_cache_status_and_table(vm, cache):
     # sb_flags 0, 63 segments, 1 in use (the first key segment), gc 70,
-    # flags INIT_DONE | gc 70 << 6, empty log at 0:0.
-    assert status(vm) == ["0", "63", "63", "1", "70", "1182", "0:0", "0:0", "0:0"]
+    # flags INIT_DONE | gc 70 << 6, empty log at 0:0, no writeback errors.
+    assert status(vm) == ["0", "63", "63", "1", "70", "1182", "0:0", "0:0", "0:0", "0"]
     table = vm.run("dmsetup table pc").stdout.split()
     pmem_dev = vm.run(f"stat -L -c '%t:%T' {PMEM}").stdout.strip().split(":")
     vda_dev = vm.run(f"stat -L -c '%t:%T' {BACKING}").stdout.strip().split(":")
@@ -62,16 +62,59 @@ def test_table_line_feeds_back_to_the_constructor(vm, cache):
 
 
 def test_write_remove_create_keeps_data(vm, cache):
-    write_pattern(vm, cache, 3 * MIB + 512, 9 * MIB, seed=1)
-    expect = file_sha(vm, "/tmp/pat1")
-    assert read_sha(vm, cache, 3 * MIB + 512, 9 * MIB) == expect
-    # The backing device got nothing: the data lives in the cache only.
-    assert read_sha(vm, BACKING, 3 * MIB + 512, 9 * MIB) != expect
+    set_param(vm, "writeback_hold", 1)
+    try:
+        write_pattern(vm, cache, 3 * MIB + 512, 9 * MIB, seed=1)
+        expect = file_sha(vm, "/tmp/pat1")
+        assert read_sha(vm, cache, 3 * MIB + 512, 9 * MIB) == expect
+        # Writeback held: the backing device got nothing, the data lives
+        # in the cache only.
+        assert read_sha(vm, BACKING, 3 * MIB + 512, 9 * MIB) != expect
+        remove(vm)
+        create(vm, f"{PMEM} {BACKING}")
+        assert read_sha(vm, cache, 3 * MIB + 512, 9 * MIB) == expect
+        # Removal closed every kset; replay found them.
+        assert status(vm)[6] != "0:0"
+    finally:
+        set_param(vm, "writeback_hold", 0)
+
+
+def test_writeback_puts_the_data_on_the_backing_device(vm, cache):
+    write_pattern(vm, cache, 5 * MIB - 4096, 6 * MIB, seed=6)
+    write_pattern(vm, cache, 6 * MIB, 4096, seed=7)          # overwrites a block
+    st = wait_clean(vm)
+    assert st["dirty_tail"] == st["key_head"] != "0:0"
+    assert st["key_tail"] == "0:0"                          # gc 70: nothing collected
+    vm.run("python3 -c \"a = bytearray(open('/tmp/pat6', 'rb').read()); "
+           f"a[{MIB + 4096}:{MIB + 8192}] = open('/tmp/pat7', 'rb').read(); "
+           "open('/tmp/expect', 'wb').write(a)\"")
+    expect = file_sha(vm, "/tmp/expect")
+    assert read_sha(vm, BACKING, 5 * MIB - 4096, 6 * MIB) == expect
+    assert read_sha(vm, cache, 5 * MIB - 4096, 6 * MIB) == expect
+    # The dirty_tail reached media: a reload starts clean.
     remove(vm)
     create(vm, f"{PMEM} {BACKING}")
-    assert read_sha(vm, cache, 3 * MIB + 512, 9 * MIB) == expect
-    # Removal closed every kset; replay found them.
-    assert status(vm)[6] != "0:0"
+    assert status_of(vm)["dirty_tail"] == st["key_head"]
+
+
+def test_gc_frees_what_writeback_wrote(vm, cache):
+    write_pattern(vm, cache, 0, 40 * MIB, seed=8, oflag="direct,dsync")
+    before = wait_clean(vm)
+    assert int(before["segs_used"]) >= 4               # key segment + data
+    # gc_percent 0 collects everything behind dirty_tail: key_tail catches
+    # up, the data segments go back to the allocator (their generation
+    # bumped) and reads of the range now miss to the backing device.
+    # Left in use: the key segment, and the segment each CPU's data head
+    # is still filling.
+    vm.run("dmsetup message pc 0 gc_percent 0")
+    vm.run("for i in $(seq 300); do set -- $(dmsetup status pc); "
+           "[ \"${12}\" = \"${11}\" ] && [ $7 -le 3 ] && exit 0; sleep 0.1; done; "
+           "dmsetup status pc; exit 1", timeout=60)
+    assert read_sha(vm, cache, 0, 40 * MIB) == file_sha(vm, "/tmp/pat8")
+    remove(vm)
+    pcache_check(vm, PMEM)
+    create(vm, f"{PMEM} {BACKING}")
+    assert read_sha(vm, cache, 0, 40 * MIB) == file_sha(vm, "/tmp/pat8")
 
 
 def test_read_misses_fill_the_cache_and_later_reads_hit(vm, cache):
