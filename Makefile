@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 JOBS        ?= $(shell nproc)
 
 .PHONY: all deps tools module vm-image check unit unit-sanitize integration \
-	demo vm-shell install clean bench bench-tools
+	demo vm-shell install clean bench bench-tools crash-test soak
 
 all: tools module vm-image
 
@@ -59,10 +59,34 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@$(PYTHON) bench/blockbench.py
 
+# Fuzz the metadata decoders, the log walker and the XML reader with
+# libFuzzer (clang, ASan, UBSan), FUZZ_SECONDS per target; report in
+# build-fuzz/results/latest/ (tests/fuzz/run.py).  make check replays the
+# regression corpus (tests/fuzz/corpus/) in the unit tests.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz: deps
+	@$(PYTHON) tests/fuzz/run.py --seconds $(FUZZ_SECONDS)
+
 # pcache_check/pcache_dump vs cache_check/cache_dump at 4 Mi entries
 # (bench/results/tools/); a few minutes and ~18 GB of sparse scratch files.
 bench-tools: deps tools
 	@$(PYTHON) bench/tools_bench.py
+
+# The crash-consistency suite in full (make check runs a subset): every
+# persistence point of 143 small workloads x data_crc off/on and of a
+# writeback + GC cycle, 50 random crashes during fio verify, 3 real power
+# cuts (docs/target.md).  Report: build/crash-report/full.md.
+crash-test: deps
+	@$(MAKE) --no-print-directory all
+	@PCACHE_CRASH=full $(PYTHON) -m pytest tests/integration/test_crash_points.py -ra $(PYTEST_ARGS)
+
+# Sustained load: 10x a 1 GiB cache, random 4 KiB and sequential 1 MiB, over
+# a dm-delay origin (make check writes 3x a 576 MiB cache).  Report:
+# build/soak-report/report.md.
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@PCACHE_SOAK=full $(PYTHON) -m pytest tests/integration/test_target_sustained.py -ra $(PYTEST_ARGS)
 
 vm-shell: all
 	@$(PYTHON) scripts/vm-shell.py
