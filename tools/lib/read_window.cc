@@ -5,11 +5,11 @@
 
 namespace pcache {
 
-read_window::read_window(device &dev, size_t window) : dev_(dev), buf_(window) {}
+read_window::read_window(device &dev, size_t window) : dev_(dev), max_(window) {}
 
 void read_window::read(uint64_t off, void *out, size_t len)
 {
-	if (len > buf_.size()) {
+	if (len > max_) {
 		dev_.read(off, out, len);
 		return;
 	}
@@ -18,10 +18,17 @@ void read_window::read(uint64_t off, void *out, size_t len)
 			dev_.read(off, out, len);	// throws the range error
 			return;
 		}
+		// A fill that continues the last one: the walk goes on
+		// sequentially, so read more next time.
+		bool sequential = filled_ && off >= start_ && off < start_ + filled_ + 4096;
+		next_fill_ = sequential ? std::min(next_fill_ * 2, max_) : std::max(kFirstFill, std::min(len, max_));
+		size_t want = std::max(next_fill_, len);
 		start_ = off & ~uint64_t(4095);
-		filled_ = static_cast<size_t>(std::min<uint64_t>(buf_.size(), dev_.size() - start_));
+		filled_ = static_cast<size_t>(std::min<uint64_t>(want, dev_.size() - start_));
 		if (off + len > start_ + filled_)
-			start_ = off, filled_ = std::min<uint64_t>(buf_.size(), dev_.size() - off);
+			start_ = off, filled_ = std::min<uint64_t>(want, dev_.size() - off);
+		if (buf_.size() < filled_)
+			buf_.resize(std::min(std::max(filled_, buf_.size() * 2), max_));
 		try {
 			dev_.read(start_, buf_.data(), filled_);
 		} catch (const io_error &) {

@@ -1,5 +1,8 @@
 // Sequential reads through a window: the kset log is read a few bytes at
 // a time but in increasing order, so one large read serves many records.
+// The window starts small and doubles while the reads go on where the
+// last fill ended, up to its maximum: a short log costs a short read, a
+// long one large reads.
 #pragma once
 
 #include "device.h"
@@ -16,7 +19,11 @@ public:
 	void read(uint64_t off, void *out, size_t len);
 
 private:
+	static constexpr size_t kFirstFill = 64 << 10;
+
 	device &dev_;
+	size_t max_;
+	size_t next_fill_ = kFirstFill;
 	std::vector<unsigned char> buf_;
 	uint64_t start_ = 0;
 	size_t filled_ = 0;

@@ -90,9 +90,6 @@ void settle_generations(repair_state &st, log_model &m)
 	for (uint32_t s = 0; s < st.n_segs(); ++s) {
 		const auto &gens = per_seg[s];
 		uint64_t stored = st.gen[s].value_or(0);
-		uint64_t total_dirty = 0;
-		for (const auto &[g, t] : gens)
-			total_dirty += t.dirty;
 		// Dirty keys lost, then keys lost, for generation g.
 		auto cost = [&](uint64_t g) {
 			uint64_t dirty_lost = 0, ahead = 0;

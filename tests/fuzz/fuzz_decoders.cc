@@ -1,0 +1,7 @@
+// libFuzzer entry point of the decoders target (targets.h).
+#include "targets.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return pcache::fuzz::decoders(data, size);
+}
