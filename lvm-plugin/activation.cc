@@ -203,7 +203,7 @@ void deactivate_components(const context &ctx, const volume &v)
 		ctx.lvm_cli.run(args);
 }
 
-void deactivate(const context &ctx, const volume &v)
+void remove_device(const volume &v)
 {
 	auto di = dm::info(v.dm_name());
 	if (di.exists && di.uuid == v.dm_uuid()) {
@@ -221,6 +221,11 @@ void deactivate(const context &ctx, const volume &v)
 		}
 		remove_link(v);
 	}
+}
+
+void deactivate(const context &ctx, const volume &v)
+{
+	remove_device(v);
 	try {
 		deactivate_components(ctx, v);
 	} catch (const std::exception &e) {

@@ -26,6 +26,10 @@ void activate(const context &ctx, const vg_model &model, const volume &v);
 // deactivates the components.  Refuses while the device is open.
 void deactivate(const context &ctx, const volume &v);
 
+// Removes the pcache device only (components stay active); refuses while
+// it is open.  Does nothing when it is not loaded.
+void remove_device(const volume &v);
+
 // Deactivates the components only (after a failed or partial activation,
 // or before changing them).
 void deactivate_components(const context &ctx, const volume &v);

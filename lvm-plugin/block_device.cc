@@ -69,4 +69,17 @@ void zero_cache_records(const std::string &path)
 		sys_fail("cannot flush " + path);
 }
 
+void zero_block_device_start(const std::string &path, size_t bytes)
+{
+	int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		sys_fail("cannot open " + path + " for writing");
+	fd_closer c{fd};
+	std::vector<char> zeros(bytes, 0);
+	if (::pwrite(fd, zeros.data(), zeros.size(), 0) != static_cast<ssize_t>(zeros.size()))
+		sys_fail("cannot zero the start of " + path);
+	if (::fsync(fd) != 0)
+		sys_fail("cannot flush " + path);
+}
+
 } // namespace lvpcache

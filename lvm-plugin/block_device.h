@@ -20,4 +20,8 @@ bool cache_is_unformatted(const std::string &path);
 // never loaded again: the kernel formats a new one on first use.
 void zero_cache_records(const std::string &path);
 
+// Writes `bytes` zeros at the start of a block device (O_DIRECT, then
+// fsync): what lvcreate does to a new LV, against stale signatures.
+void zero_block_device_start(const std::string &path, size_t bytes);
+
 } // namespace lvpcache

@@ -63,7 +63,10 @@ struct attach_plan {
 	std::string cachedevice;		// --cachedevice
 	uint64_t cache_bytes = 0;
 	settings config;
-	bool origin_active = false;
+	bool origin_active = false;	// deactivated first
+	bool activate_after = false;	// the volume comes up at the end
+	bool zero_origin_start = false;	// a new origin: zero its first 4 KiB, as lvcreate does
+	std::string link_path;		// /dev/VG/LV
 };
 
 void check_settings_supported(const settings &s, bool need_target)
@@ -112,6 +115,7 @@ attach_plan plan_attach(const vg_info &vg, const std::string &lv, const attach_a
 	attach_plan p;
 	p.vg = vg.name;
 	p.lv = lv;
+	p.link_path = "/dev/" + vg.name + "/" + lv;
 	p.config = config;
 	if (a.cachevol.empty() == a.cachedevice.empty())
 		throw cli::usage_error("give either --cachevol LV or --cachedevice PV");
@@ -139,6 +143,7 @@ attach_plan plan_attach(const vg_info &vg, const std::string &lv, const attach_a
 			throw std::runtime_error(p.origin->full_name() +
 						 " is open (mounted or in use); unmount it first");
 		p.origin_active = p.origin->active;
+		p.activate_after = p.origin_active;
 	}
 	check_free_name(vg, origin_lv_name(lv));
 	check_free_name(vg, cachevol_lv_name(lv), a.cachevol);
@@ -184,7 +189,7 @@ attach_plan plan_attach(const vg_info &vg, const std::string &lv, const attach_a
 			throw std::runtime_error("--cachesize " + human_size(p.cache_bytes) + " is more than the " +
 						 human_size(pv->free) + " free on " + a.cachedevice);
 	}
-	check_settings_supported(config, p.origin_active);
+	check_settings_supported(config, p.origin_active || origin_is_new);
 	return p;
 }
 
@@ -232,18 +237,19 @@ void execute_attach(const context &ctx, transaction &tx, const attach_plan &p)
 				    {"lvrename", vg, p.cachevol->name, cv}, {"lvrename", vg, cv, p.cachevol->name});
 		auto m = component_commands(p.cachevol, cv_full, cv_tags);
 		tx.lvm_step("mark " + cv_full + " as the cache LV", m.mark, m.unmark);
+		// An old cache on the LV must never be loaded by accident.
+		tx.lvm_step("activate " + cv_full + " to zero it", {"lvchange", "-ay", "-K", cv_full},
+			    {"lvchange", "-an", cv_full});
 	} else {
+		// Created active (-K despite its activation skip) to be zeroed.
 		tx.lvm_step("create the cache LV " + cv_full + " on " + p.cachedevice,
-			    concat(concat({"lvcreate", "-an", "-Zn", "-Wn", "--setactivationskip", "y",
+			    concat(concat({"lvcreate", "-ay", "-K", "-Zn", "-Wn", "--setactivationskip", "y",
 					   "--setautoactivation", "n"},
 					  tag_args("--addtag", cv_tags)),
 				   {"-L", std::to_string(p.cache_bytes) + "b", "-n", cv, vg, p.cachedevice}),
 			    {"lvremove", "-y", cv_full});
 	}
 
-	// An old cache on the LV must never be loaded by accident.
-	tx.lvm_step("activate " + cv_full + " to zero it", {"lvchange", "-ay", "-K", cv_full},
-		    {"lvchange", "-an", cv_full});
 	tx.step(
 		"zero the pcache records of " + cv_full,
 		[&] {
@@ -254,7 +260,8 @@ void execute_attach(const context &ctx, transaction &tx, const attach_plan &p)
 		},
 		nullptr, "");
 	tx.note_irreversible("the pcache records at the start of " + cv_full + " were zeroed");
-	tx.lvm_step("deactivate " + cv_full, {"lvchange", "-an", cv_full}, {});
+	if (!p.activate_after)
+		tx.lvm_step("deactivate " + cv_full, {"lvchange", "-an", cv_full}, {});
 
 	tx.lvm_step("rename the origin " + full + " to " + orig_full, {"lvrename", vg, p.lv, orig},
 		    {"lvrename", vg, orig, p.lv});
@@ -269,7 +276,7 @@ void execute_attach(const context &ctx, transaction &tx, const attach_plan &p)
 	tx.lvm_step("reserve the name " + full, create_placeholder(vg, p.lv, p.origin->size),
 		    {"lvremove", "-y", full});
 
-	if (p.origin_active) {
+	if (p.activate_after) {
 		tx.step(
 			"activate the pcache volume " + full,
 			[&] {
@@ -282,6 +289,15 @@ void execute_attach(const context &ctx, transaction &tx, const attach_plan &p)
 			},
 			"lvpcache deactivate " + full);
 	}
+	if (p.zero_origin_start)
+		tx.step(
+			"zero the start of " + full,
+			[&] {
+				if (!p.activate_after)
+					throw std::logic_error("zeroing needs the volume active");
+				zero_block_device_start(p.link_path, 4096);
+			},
+			nullptr, "");
 }
 
 } // namespace
@@ -299,7 +315,7 @@ int run_attach(int argc, char **argv)
 	return cmd.run(argc, argv, true, [&](const po::variables_map &vm, context &ctx) {
 		auto name = parse_lv_name(required_positional(vm, "lv", "VG/LV"));
 		settings config = parse_settings(a);
-		vg_model model(ctx.lvm_cli, name.vg);
+		vg_model model(ctx.lvm_cli, name.vg, pv_report::always);
 		auto plan = plan_attach(model.vg(), name.lv, a, config, false);
 		transaction tx(ctx.lvm_cli, "attach " + name.full());
 		execute_attach(ctx, tx, plan);
@@ -336,7 +352,7 @@ int run_create(int argc, char **argv)
 		std::vector<std::string> pvs(args.begin() + 1, args.end());
 		settings config = parse_settings(a);
 
-		vg_model model(ctx.lvm_cli, vg);
+		vg_model model(ctx.lvm_cli, vg, pv_report::always);
 		if (model.vg().find(name))
 			throw std::runtime_error(vg + "/" + name + " already exists");
 		for (const auto &pv : pvs)
@@ -346,11 +362,16 @@ int run_create(int argc, char **argv)
 		plan_attach(model.vg(), name, a, config, true);
 
 		transaction tx(ctx.lvm_cli, "create " + vg + "/" + name);
+		// Created inactive; its start is zeroed through the volume at the end.
 		tx.lvm_step("create the LV " + vg + "/" + name,
-			    concat({"lvcreate", "-y", "-L", std::to_string(bytes) + "b", "-n", name, vg}, pvs),
+			    concat({"lvcreate", "-an", "-Zn", "-Wn", "-L", std::to_string(bytes) + "b", "-n", name,
+				    vg},
+				   pvs),
 			    {"lvremove", "-y", vg + "/" + name});
-		vg_model after(ctx.lvm_cli, vg);
+		vg_model after(ctx.lvm_cli, vg, pv_report::always);
 		auto plan = plan_attach(after.vg(), name, a, config, false);
+		plan.activate_after = true;
+		plan.zero_origin_start = true;
 		execute_attach(ctx, tx, plan);
 		tx.commit();
 		return 0;

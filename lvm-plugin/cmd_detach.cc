@@ -168,7 +168,9 @@ void clean_offline(const context &ctx, const volume &v)
 	std::string origin = v.vg + "/" + v.origin_name(), cachevol = v.vg + "/" + v.cachevol_name();
 	std::string cache_dev = "/dev/mapper/" + dm::lvm_dm_name(v.vg, v.cachevol_name());
 	std::string origin_dev = "/dev/mapper/" + dm::lvm_dm_name(v.vg, v.origin_name());
-	ctx.lvm_cli.run({"lvchange", "-ay", "-K", origin, cachevol});
+	if (!dm::info(dm::lvm_dm_name(v.vg, v.origin_name())).exists ||
+	    !dm::info(dm::lvm_dm_name(v.vg, v.cachevol_name())).exists)
+		ctx.lvm_cli.run({"lvchange", "-ay", "-K", origin, cachevol});
 	try {
 		auto s = inspect_offline(v, cache_dev);
 		if (!s.unformatted && s.dirty_bytes) {
@@ -331,7 +333,7 @@ int run_detach(int argc, char **argv)
 			if (target && target->at_least(pcache_interface_1_1.major, pcache_interface_1_1.minor,
 							  pcache_interface_1_1.patch))
 				clean_online(ctx, v);
-			deactivate(ctx, v);
+			remove_device(v);	// the components stay up for the offline check
 		}
 		try {
 			clean_offline(ctx, v);

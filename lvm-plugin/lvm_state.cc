@@ -101,15 +101,12 @@ std::vector<const pv_info *> vg_info::missing_pvs() const
 	return v;
 }
 
-std::vector<vg_info> read_vgs(const lvm &lvm, const std::vector<std::string> &names)
+std::vector<vg_info> read_vgs(const lvm &lvm, const std::vector<std::string> &names, pv_report pvs)
 {
 	std::vector<std::string> args{"lvs", "-a", "--units", "b", "--nosuffix", "-o",
 				      join(lv_fields, ",")};
 	args.insert(args.end(), names.begin(), names.end());
 	auto lv_rows = lvm.report(args, "lv");
-	auto pv_rows = lvm.report({"pvs", "--units", "b", "--nosuffix", "-o",
-				   "pv_name,pv_uuid,vg_name,vg_uuid,vg_extent_size,pv_missing,pv_size,pv_free"},
-				  "pv");
 
 	std::map<std::string, vg_info> vgs;
 	std::vector<std::string> order = names;
@@ -152,6 +149,15 @@ std::vector<vg_info> read_vgs(const lvm &lvm, const std::vector<std::string> &na
 		for (const auto &d : split(field(row, "devices"), ','))
 			lv.devices.push_back(device_name(d));
 	}
+	bool need_pvs = pvs == pv_report::always;
+	for (const auto &[name, vg] : vgs)
+		for (const auto &lv : vg.lvs)
+			need_pvs = need_pvs || lv.partial;
+	nlohmann::json pv_rows = nlohmann::json::array();
+	if (need_pvs)
+		pv_rows = lvm.report({"pvs", "--units", "b", "--nosuffix", "-o",
+				      "pv_name,pv_uuid,vg_name,vg_uuid,vg_extent_size,pv_missing,pv_size,pv_free"},
+				     "pv");
 	for (const auto &row : pv_rows) {
 		std::string vg_name = field(row, "vg_name");
 		auto it = vgs.find(vg_name);
@@ -176,6 +182,13 @@ std::vector<vg_info> read_vgs(const lvm &lvm, const std::vector<std::string> &na
 		pv.free = number(row, "pv_free");
 		it->second.pvs.push_back(pv);
 	}
+	// A VG named that has no LV (lvs fails for a VG that does not exist).
+	for (const auto &n : names)
+		if (!vgs.count(n)) {
+			vgs[n].name = n;
+			if (std::find(order.begin(), order.end(), n) == order.end())
+				order.push_back(n);
+		}
 	std::vector<vg_info> result;
 	for (const auto &n : order) {
 		auto it = vgs.find(n);
@@ -185,9 +198,9 @@ std::vector<vg_info> read_vgs(const lvm &lvm, const std::vector<std::string> &na
 	return result;
 }
 
-vg_info read_vg(const lvm &lvm, const std::string &name)
+vg_info read_vg(const lvm &lvm, const std::string &name, pv_report pvs)
 {
-	auto vgs = read_vgs(lvm, {name});
+	auto vgs = read_vgs(lvm, {name}, pvs);
 	if (vgs.empty() || vgs.front().name != name)
 		throw std::runtime_error("volume group " + name + " has no logical volumes");
 	return vgs.front();

@@ -46,9 +46,14 @@ struct vg_info {
 	std::vector<const pv_info *> missing_pvs() const;
 };
 
+// Every lvm command costs a device scan: the PV report is read only when
+// asked for, or when an LV misses a PV (to name it).
+enum class pv_report { always, when_needed };
+
 // The VGs named (every VG when names is empty).
-std::vector<vg_info> read_vgs(const lvm &lvm, const std::vector<std::string> &names);
+std::vector<vg_info> read_vgs(const lvm &lvm, const std::vector<std::string> &names,
+			      pv_report pvs = pv_report::when_needed);
 // One VG; throws when LVM does not know it.
-vg_info read_vg(const lvm &lvm, const std::string &name);
+vg_info read_vg(const lvm &lvm, const std::string &name, pv_report pvs = pv_report::when_needed);
 
 } // namespace lvpcache

@@ -58,9 +58,9 @@ pcache_status parse_pcache_status(const std::string &params)
 		st.failed = true;
 		return st;
 	}
-	if (w.size() != 9 && w.size() != 18)
+	if (w.size() != 9 && w.size() != 10 && w.size() != 18)
 		throw std::runtime_error("pcache status has " + std::to_string(w.size()) +
-					 " fields, expected 9 (pcache 1.0) or 18 (pcache >= 1.1): '" +
+					 " fields, expected 9 or 10 (pcache 1.0) or 18 (pcache >= 1.1): '" +
 					 params + "'");
 	st.sb_flags = parse_u32(w[0], 16, "sb_flags");
 	st.seg_total = parse_u32(w[1], 10, "seg_total");
@@ -71,6 +71,8 @@ pcache_status parse_pcache_status(const std::string &params)
 	st.key_head = parse_position(w[6], "key_head");
 	st.dirty_tail = parse_position(w[7], "dirty_tail");
 	st.key_tail = parse_position(w[8], "key_tail");
+	if (w.size() == 10)
+		st.writeback_errors = parse_number(w[9], 10, "writeback errors");
 	if (w.size() == 18) {
 		pcache_extended_status x;
 		x.read_hits = parse_number(w[9], 10, "read hits");
@@ -79,6 +81,7 @@ pcache_status parse_pcache_status(const std::string &params)
 		x.write_misses = parse_number(w[12], 10, "write misses");
 		x.dirty_bytes = parse_number(w[13], 10, "dirty bytes");
 		x.writeback_errors = parse_number(w[14], 10, "writeback errors");
+		st.writeback_errors = x.writeback_errors;
 		x.mode = w[15];
 		if (w[16] != "rw" && w[16] != "ro")
 			throw std::runtime_error("pcache status: metadata mode is not rw or ro: '" + w[16] + "'");

@@ -1,5 +1,7 @@
-// The pcache target's status line: upstream's nine fields, then (target
-// >= 1.1.0, issue 6) statistics, mode and health; or the single word Fail.
+// The pcache target's status line: upstream's nine fields; then either
+// writeback_errors alone (pcache 1.0 with writeback) or issue 6's nine
+// fields (statistics, dirty bytes, writeback errors, mode, metadata mode,
+// needs_check); or the single word Fail.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +23,9 @@ struct pcache_status {
 	uint32_t sb_flags = 0, seg_total = 0, cache_segs = 0, segs_used = 0, gc_percent = 0;
 	uint32_t cache_flags = 0;
 	std::string key_head, dirty_tail, key_tail;	// "segment:offset"
+	// pcache 1.0 with writeback (issue 5) appends writeback_errors as a
+	// tenth field; issue 6's layout has it among the extended fields.
+	std::optional<uint64_t> writeback_errors;
 	std::optional<pcache_extended_status> extended;
 };
 

@@ -33,6 +33,8 @@ void transaction::step(const std::string &step, const std::function<void()> &act
 {
 	try {
 		action();
+	} catch (const transaction_error &e) {
+		fail(step, e.summary());
 	} catch (const std::exception &e) {
 		fail(step, e.what());
 	}
@@ -47,7 +49,8 @@ void transaction::on_undo(const std::function<void()> &undo, const std::string &
 
 void transaction::fail(const std::string &step, const std::string &reason)
 {
-	std::string msg = what_ + " failed at step '" + step + "': " + reason;
+	const std::string summary = what_ + " failed at step '" + step + "': " + reason;
+	std::string msg = summary;
 	bool had_undo = !undo_.empty();
 	std::vector<undo_entry> pending;
 	pending.swap(undo_);
@@ -61,7 +64,7 @@ void transaction::fail(const std::string &step, const std::string &reason)
 			       "\nto finish by hand, run:";
 			for (auto it = pending.rbegin(); it != pending.rend(); ++it)
 				msg += "\n  " + it->hint;
-			throw std::runtime_error(msg);
+			throw transaction_error(msg, msg);	// the hints must reach the user
 		}
 	}
 	std::string except;
@@ -73,7 +76,7 @@ void transaction::fail(const std::string &step, const std::string &reason)
 		msg += "\nnothing was changed in the VG";
 	if (!except.empty())
 		msg += " (except: " + except + ")";
-	throw std::runtime_error(msg);
+	throw transaction_error(msg, summary);
 }
 
 } // namespace lvpcache

@@ -13,6 +13,20 @@
 
 namespace lvpcache {
 
+// What fail() throws: the full message, and its first line alone for an
+// enclosing transaction, which reports the undo of everything itself.
+class transaction_error : public std::runtime_error {
+public:
+	transaction_error(const std::string &full, std::string summary)
+		: std::runtime_error(full), summary_(std::move(summary))
+	{
+	}
+	const std::string &summary() const { return summary_; }
+
+private:
+	std::string summary_;
+};
+
 class transaction {
 public:
 	// what: the operation, for messages ("attach vg/data").

@@ -139,7 +139,8 @@ std::vector<volume> find_volumes(const vg_info &vg)
 	return result;
 }
 
-vg_model::vg_model(const lvm &lvm, const std::string &vg) : vg_model(read_vg(lvm, vg))
+vg_model::vg_model(const lvm &lvm, const std::string &vg, pv_report pvs)
+	: vg_model(read_vg(lvm, vg, pvs))
 {
 }
 

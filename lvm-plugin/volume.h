@@ -76,7 +76,7 @@ std::vector<volume> find_volumes(const vg_info &vg);
 // One VG as LVM reports it, with its pcache volumes (which point into it).
 class vg_model {
 public:
-	vg_model(const lvm &lvm, const std::string &vg);
+	vg_model(const lvm &lvm, const std::string &vg, pv_report pvs = pv_report::when_needed);
 	explicit vg_model(vg_info vg);
 	vg_model(const vg_model &) = delete;
 	vg_model &operator=(const vg_model &) = delete;

@@ -131,6 +131,8 @@ nlohmann::json volume_report::to_json() const
 			k["key_head"] = kernel->key_head;
 			k["dirty_tail"] = kernel->dirty_tail;
 			k["key_tail"] = kernel->key_tail;
+			k["writeback_errors"] = kernel->writeback_errors ? nlohmann::json(*kernel->writeback_errors)
+									 : nlohmann::json(nullptr);
 			if (kernel->extended) {
 				const auto &x = *kernel->extended;
 				k["read_hits"] = x.read_hits;
@@ -138,7 +140,6 @@ nlohmann::json volume_report::to_json() const
 				k["write_hits"] = x.write_hits;
 				k["write_misses"] = x.write_misses;
 				k["dirty_bytes"] = x.dirty_bytes;
-				k["writeback_errors"] = x.writeback_errors;
 				k["mode"] = x.mode;
 				k["metadata_mode"] = x.metadata_read_only ? "ro" : "rw";
 				k["needs_check"] = x.needs_check;

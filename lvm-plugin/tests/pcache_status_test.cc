@@ -18,6 +18,13 @@ TEST(PcacheStatus, UpstreamNineFields)
 	EXPECT_FALSE(st.extended);
 }
 
+TEST(PcacheStatus, WritebackErrorsOfPcache10)
+{
+	auto st = parse_pcache_status("0 37 37 1 70 1182 0:0 0:0 0:0 3");
+	EXPECT_EQ(st.writeback_errors, 3u);
+	EXPECT_FALSE(st.extended);
+}
+
 TEST(PcacheStatus, ExtendedFieldsOfIssue6)
 {
 	auto st = parse_pcache_status("0 63 63 5 70 1182 1:8 0:0 0:0 10 2 30 4 1048576 0 writethrough ro needs_check");
@@ -28,6 +35,7 @@ TEST(PcacheStatus, ExtendedFieldsOfIssue6)
 	EXPECT_EQ(st.extended->write_misses, 4u);
 	EXPECT_EQ(st.extended->dirty_bytes, 1048576u);
 	EXPECT_EQ(st.extended->mode, "writethrough");
+	EXPECT_EQ(st.writeback_errors, 0u);
 	EXPECT_TRUE(st.extended->metadata_read_only);
 	EXPECT_TRUE(st.extended->needs_check);
 }

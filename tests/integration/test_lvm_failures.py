@@ -1,0 +1,216 @@
+"""lvpcache when things are wrong: bad arguments change nothing, a missing
+pmem PV keeps the volume (and its origin) down, damaged cache metadata
+stops activation until `lvpcache repair`, and `detach --force` gives up a
+lost cache.  One VM; the tests run in order."""
+
+import json
+import re
+
+import pytest
+
+from conftest import finish_vm, make_vm
+import hashlib
+
+from harness.vm import GIB, REPO
+from lvm_helpers import (MIB, dm_devices, lvm, lvpcache, lvs, one_line_error, pattern_sha,
+                         read_sha, setup_guest, vg_backup, write_file_pattern)
+
+VG = "vg"
+HOLD_WRITEBACK = "echo Y > /sys/module/pcache/parameters/writeback_hold"
+
+
+@pytest.fixture(scope="module")
+def vm(tmp_path_factory):
+    machine = make_vm(tmp_path_factory, "lvmfail", pmem_size=GIB, disks=[GIB])
+    machine.boot()
+    setup_guest(machine)
+    lvm(machine, "pvcreate -q -y /dev/vda /dev/pmem0")
+    lvm(machine, f"vgcreate -q {VG} /dev/vda /dev/pmem0")
+    lvm(machine, f"lvcreate -q -y -L 256M -n data {VG} /dev/vda")
+    lvm(machine, f"lvcreate -q -y -an -L 600M -n fast {VG} /dev/pmem0")
+    write_file_pattern(machine, "/dev/vg/data", 0, 8 * MIB, seed=1)
+    yield machine
+    finish_vm(machine)
+
+
+def test_attach_cachevol_keeps_the_origin_data(vm):
+    lvpcache(vm, "attach --cachevol fast --data-crc y vg/data")
+    lv = lvs(vm, VG)
+    assert {"data", "data_pcorig", "data_pcvol"} <= set(lv)
+    assert "pcache.was_name=fast" in lv["data_pcvol"]["lv_tags"].split(",")
+    assert vm.run("dmsetup table vg-data").stdout.split()[-1] == "true"
+    assert read_sha(vm, "/dev/vg/data", 0, 8 * MIB) == pattern_sha(1, 8 * MIB)
+
+
+BAD_ARGUMENTS = [
+    ("frobnicate", "unknown command 'frobnicate'"),
+    ("attach", "no VG/LV given"),
+    ("attach --bogus vg/plain", "unrecognised option '--bogus'"),
+    ("attach vg/plain", "give either --cachevol LV or --cachedevice PV"),
+    ("attach --cachevol small --cachesize 1G vg/plain", "--cachesize goes with --cachedevice"),
+    ("attach --cachedevice /dev/pmem0 --cachesize 1X vg/plain", "invalid size for --cachesize"),
+    ("attach --cachedevice /dev/pmem0 --cachemode fast vg/plain", "invalid cache mode 'fast'"),
+    ("attach --cachedevice /dev/pmem0 --gc-percent 91 vg/plain", "invalid value for --gc-percent"),
+    ("attach --cachedevice /dev/pmem0 --data-crc maybe vg/plain", "invalid value for --data-crc"),
+    ("attach --cachedevice /dev/pmem0 vgplain", "'vgplain' is not VG/LV"),
+    ("attach --cachedevice /dev/pmem0 vg/no_such", "vg/no_such does not exist"),
+    ("attach --cachedevice /dev/pmem0 vg/data", "vg/data is already part of the pcache volume"),
+    ("attach --cachevol small vg/plain", "a pcache cache needs at least 512 MiB"),
+    ("attach --cachevol ondisk vg/plain", "does not support DAX"),
+    ("attach --cachedevice /dev/vda vg/plain", "/dev/vda, which does not support DAX"),
+    ("attach --cachedevice /dev/nosuch vg/plain", "--cachedevice /dev/nosuch is not a PV of vg"),
+    ("attach --cachedevice /dev/pmem0 --cachesize 100G vg/plain", "more than the"),
+    ("attach --cachedevice /dev/pmem0 vg/busy", "vg/busy is open"),
+    ("create -n x vg --cachedevice /dev/pmem0", "give the size of the new LV with -L SIZE"),
+    ("create -L 64M vg --cachedevice /dev/pmem0", "give the name of the new LV with -n LV"),
+    ("create -L 64M -n plain --cachedevice /dev/pmem0 vg", "vg/plain already exists"),
+    ("create -L 64M -n new --cachedevice /dev/pmem0 vg /dev/nosuch", "/dev/nosuch is not a PV of vg"),
+    ("activate", "give VG/LV, or --all"),
+    ("activate vg/plain", "vg/plain is not a pcache volume"),
+    ("activate vg/data_pcorig", "is a component of the pcache volume vg/data"),
+    ("deactivate nosuchvg/x", "Volume group \"nosuchvg\" not found"),
+    ("detach --yes vg/data", "--yes only confirms --force"),
+    ("detach --force vg/data", "--force is only for a volume whose cache LV is missing"),
+    ("set vg/data", "nothing to set"),
+    ("set --gc-percent 100 vg/data", "invalid value for --gc-percent"),
+    ("set --cachemode bogus vg/data", "invalid cache mode 'bogus'"),
+    ("set --writeback-rate=-5 vg/data", "invalid value for --writeback-rate"),
+    ("status vg/plain", "vg/plain is not a pcache volume"),
+    ("status --bogus", "unrecognised option '--bogus'"),
+    ("check vg/data", "vg/data is active; check works on an inactive volume"),
+    ("repair vg/data", "vg/data is active; repair works on an inactive volume"),
+]
+
+
+def test_bad_arguments_give_one_line_and_change_nothing(vm):
+    lvm(vm, f"lvcreate -q -y -L 64M -n plain {VG} /dev/vda")
+    lvm(vm, f"lvcreate -q -y -L 64M -n busy {VG} /dev/vda")
+    lvm(vm, f"lvcreate -q -y -an -L 64M -n small {VG} /dev/pmem0")
+    lvm(vm, f"lvcreate -q -y -an -L 600M -n ondisk {VG} /dev/vda")
+    vm.run("python3 -c 'import time; f = open(\"/dev/vg/busy\", \"rb\"); time.sleep(3600)' "
+           ">/dev/null 2>&1 & sleep 1")
+    metadata = vg_backup(vm, VG)
+    tables = vm.run("dmsetup table | sort").stdout
+    for args, expected in BAD_ARGUMENTS:
+        r = lvpcache(vm, args, check=False)
+        line = one_line_error(r)
+        assert expected in line, f"lvpcache {args}: {line}"
+        assert r.stdout == "", f"lvpcache {args} printed {r.stdout!r}"
+    assert vg_backup(vm, VG) == metadata
+    assert vm.run("dmsetup table | sort").stdout == tables
+    vm.run("pkill -f 'open\\(\"/dev/vg/busy\"' ; sleep 0.5")
+    lvm(vm, f"lvremove -q -y {VG}/plain {VG}/busy {VG}/small {VG}/ondisk")
+
+
+def test_a_missing_pmem_keeps_the_volume_and_its_origin_down(vm):
+    lvpcache(vm, "deactivate vg/data")
+    vm.run("ndctl disable-namespace namespace0.0")
+    try:
+        metadata = vg_backup(vm, VG)
+        r = lvpcache(vm, "activate vg/data", check=False)
+        assert r.rc == 1
+        assert "vg/data not activated: its cache LV vg/data_pcvol is missing a PV" in r.stderr
+        assert "its origin is not activated alone" in r.stderr
+        assert "lvpcache detach --force vg/data" in r.stderr
+        assert not dm_devices(vm)
+        r = lvpcache(vm, "activate --all", check=False)
+        assert r.rc == 1 and "vg/data not activated" in r.stderr
+        # LVM's own activation leaves every component down too.
+        lvm(vm, f"vgchange -ay {VG}", check=False)
+        assert not dm_devices(vm)
+        (row,) = json.loads(lvpcache(vm, "status --json").stdout)["pcache_volumes"]
+        assert row["health"] == "missing device" and "missing a PV" in row["problem"]
+        r = lvpcache(vm, "detach vg/data", check=False)
+        assert r.rc == 1 and "if that is acceptable: lvpcache detach --force vg/data" in r.stderr
+        assert vg_backup(vm, VG) == metadata
+    finally:
+        vm.run("ndctl enable-namespace namespace0.0")
+    lvpcache(vm, "activate vg/data")
+    assert read_sha(vm, "/dev/vg/data", 0, 8 * MIB) == pattern_sha(1, 8 * MIB)
+
+
+# Finds the kset holding the key for origin offset A in the inactive cache
+# LV's dump: prints its byte offset on the cache LV.
+FIND_KSET = r'''
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+phys = {int(s.get("id")): int(s.get("phys")) for s in root.iter("segment")}
+for kset in root.iter("kset"):
+    if any(int(k.get("off")) == int(sys.argv[2]) and k.get("clean") != "true" for k in kset.iter("key")):
+        print(20480 + phys[int(kset.get("seg"))] * (16 << 20) + 12288 + int(kset.get("off")))
+        break
+'''
+
+
+def test_damaged_metadata_stops_activation_until_repair(vm, tmp_path):
+    vm.run(HOLD_WRITEBACK)
+    a, b, c = 16 * MIB, 20 * MIB, 24 * MIB
+    for off, seed in ((a, 21), (b, 22), (c, 23)):
+        write_file_pattern(vm, "/dev/vg/data", off, 64 * 1024, seed)
+    lvpcache(vm, "deactivate vg/data")
+    lvm(vm, f"lvchange -ay -K {VG}/data_pcvol")
+    vm.run(f"{REPO}/build/bin/pcache_dump /dev/mapper/vg-data_pcvol > /tmp/dump.xml")
+    vm.run(f"cat > /tmp/find_kset.py <<'EOF'\n{FIND_KSET}EOF")
+    kset = int(vm.run(f"python3 /tmp/find_kset.py /tmp/dump.xml {a}").stdout)
+    pe_start = int(vm.run("pvs --noheadings --units b --nosuffix -o pe_start /dev/pmem0").stdout)
+    ranges = vm.run(f"lvs --noheadings -o seg_pe_ranges {VG}/data_pcvol").stdout.strip()
+    first_pe = int(re.match(r"/dev/pmem0:(\d+)-", ranges).group(1))
+    extent = int(vm.run(f"vgs --noheadings --units b --nosuffix -o vg_extent_size {VG}").stdout)
+    lvm(vm, f"lvchange -an {VG}/data_pcvol")
+
+    # From the host, with the VM down: one byte of the first key of that kset.
+    vm.shutdown()
+    where = pe_start + first_pe * extent + kset + 24 + 1
+    vm.write_pmem(where, bytes([vm.read_pmem(where, 1)[0] ^ 0xFF]))
+    vm.boot()
+    setup_guest(vm)
+
+    metadata = vg_backup(vm, VG)
+    r = lvpcache(vm, "activate vg/data", check=False)
+    assert r.rc == 1 and "repair needed: lvpcache repair vg/data" in r.stderr
+    assert not dm_devices(vm)
+    assert vg_backup(vm, VG) == metadata
+    assert lvpcache(vm, "check vg/data", check=False).rc == 1
+
+    r = lvpcache(vm, "repair --backup /tmp/damaged.backup vg/data", check=False)
+    assert r.rc == 1, r.stdout + r.stderr
+    assert "the damaged metadata is kept in /tmp/damaged.backup" in r.stderr
+    assert "repaired, but dirty data was lost" in r.stderr
+    assert int(vm.run("stat -c %s /tmp/damaged.backup").stdout) > 0
+    lvpcache(vm, "activate vg/data")
+    # The write whose key was damaged is lost: the origin's older data shows.
+    assert read_sha(vm, "/dev/vg/data", a, 64 * 1024) == hashlib.sha256(bytes(64 * 1024)).hexdigest()
+    assert read_sha(vm, "/dev/vg/data", b, 64 * 1024) == pattern_sha(22, 64 * 1024)
+    assert read_sha(vm, "/dev/vg/data", c, 64 * 1024) == pattern_sha(23, 64 * 1024)
+    assert read_sha(vm, "/dev/vg/data", 0, 8 * MIB) == pattern_sha(1, 8 * MIB)
+
+
+def test_detach_keeps_the_cache_lv_under_its_old_name(vm):
+    lvpcache(vm, "detach vg/data")
+    lv = lvs(vm, VG)
+    assert set(lv) == {"data", "fast"}
+    assert lv["data"]["lv_tags"] == "" and lv["fast"]["lv_tags"] == ""
+    assert lv["fast"]["lv_skip_activation"] == "" and lv["fast"]["lv_autoactivation"] == "enabled"
+    assert read_sha(vm, "/dev/vg/data", 0, 8 * MIB) == pattern_sha(1, 8 * MIB)
+    assert read_sha(vm, "/dev/vg/data", 20 * MIB, 64 * 1024) == pattern_sha(22, 64 * 1024)
+
+
+def test_detach_force_gives_up_a_missing_cache(vm):
+    lvpcache(vm, "attach --cachevol fast vg/data")
+    lvpcache(vm, "deactivate vg/data")
+    vm.run("ndctl disable-namespace namespace0.0")
+    try:
+        metadata = vg_backup(vm, VG)
+        r = lvpcache(vm, "detach --force vg/data", check=False)
+        assert r.rc == 1 and "add --yes to confirm" in r.stderr
+        assert "WARNING: vg/data: its cache LV vg/data_pcvol is missing a PV" in r.stderr
+        assert vg_backup(vm, VG) == metadata
+        lvpcache(vm, "detach --force --yes vg/data")
+        lv = lvs(vm, VG)
+        assert set(lv) == {"data"} and lv["data"]["lv_tags"] == ""
+        assert lv["data"]["lv_skip_activation"] == ""
+        assert "/dev/pmem0" not in lvm(vm, f"vgs --noheadings -o pv_name {VG}", check=False).stdout
+        lvm(vm, f"lvchange -ay {VG}/data")
+        assert read_sha(vm, "/dev/vg/data", 0, 8 * MIB) == pattern_sha(1, 8 * MIB)
+    finally:
+        vm.run("ndctl enable-namespace namespace0.0")
