@@ -9,7 +9,7 @@ import pytest
 
 from tools_helpers import BIN, ROOT, run
 
-TOOLS = ["pcache_check", "pcache_dump", "pcache_restore"]
+TOOLS = ["pcache_check", "pcache_dump", "pcache_restore", "pcache_repair", "pcache_writeback"]
 
 
 def man_text(name):

@@ -12,14 +12,6 @@
 namespace pcache::test {
 namespace {
 
-std::vector<cache_key> keys_at(uint64_t first_off, unsigned n, uint32_t seg = 1, uint32_t seg_off = 0)
-{
-	std::vector<cache_key> keys;
-	for (unsigned i = 0; i < n; ++i)
-		keys.push_back(make_key(first_off + i * 4096, 4096, seg, seg_off + i * 4096));
-	return keys;
-}
-
 TEST(Repair, CleanCacheNeedsNothing)
 {
 	test_cache c;
@@ -102,7 +94,7 @@ pos_record tail_in(device &dev, uint64_t off)
 
 TEST(RepairCacheInfo, BothReplicasBadAreRebuiltFromTheChainAndTheLog)
 {
-	test_cache c(0x1183 | (50 << 6) >> 0);	// data CRCs on
+	test_cache c(0x1183);	// data CRCs on
 	c.append_kset({c.data_key(0, 4096, 1, 0, 0xA1), c.data_key(8192, 4096, 1, 4096, 0xA2)});
 	c.poke(PCACHE_CACHE_INFO_REPLICA_OFF(0) + 1, 0xEE);	// the CRC of the only copy
 	repair_plan plan = plan_repair(c.dev);

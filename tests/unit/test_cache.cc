@@ -19,6 +19,14 @@ cache_key make_key(uint64_t off, uint32_t len, uint32_t seg, uint32_t seg_off, u
 	return k;
 }
 
+std::vector<cache_key> keys_at(uint64_t first_off, unsigned n, uint32_t seg, uint32_t seg_off)
+{
+	std::vector<cache_key> keys;
+	for (unsigned i = 0; i < n; ++i)
+		keys.push_back(make_key(first_off + i * 4096, 4096, seg, seg_off + i * 4096));
+	return keys;
+}
+
 test_cache::test_cache(uint32_t cache_flags)
 {
 	superblock sb;

@@ -56,6 +56,9 @@ public:
 };
 
 cache_key make_key(uint64_t off, uint32_t len, uint32_t seg, uint32_t seg_off, uint64_t gen = 0);
+// n keys of 4 KiB at consecutive origin offsets from first_off, payloads
+// packed from seg:seg_off.
+std::vector<cache_key> keys_at(uint64_t first_off, unsigned n, uint32_t seg = 1, uint32_t seg_off = 0);
 
 // Records a walk.
 struct recorder : metadata_visitor {

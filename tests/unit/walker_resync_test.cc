@@ -12,14 +12,6 @@
 namespace pcache::test {
 namespace {
 
-std::vector<cache_key> keys_at(uint64_t first_off, unsigned n, uint32_t seg = 1, uint32_t seg_off = 0)
-{
-	std::vector<cache_key> keys;
-	for (unsigned i = 0; i < n; ++i)
-		keys.push_back(make_key(first_off + i * 4096, 4096, seg, seg_off + i * 4096));
-	return keys;
-}
-
 // Writes a little-endian u32 into the image.
 void put32(test_cache &c, uint64_t off, uint32_t v)
 {

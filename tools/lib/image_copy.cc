@@ -1,6 +1,7 @@
 #include "image_copy.h"
 
 #include "decode.h"
+#include "path_util.h"
 
 #include <pcache/pcache_format.h>
 
@@ -15,20 +16,6 @@ namespace pcache {
 namespace {
 
 constexpr size_t kChunk = 1 << 20;
-
-std::string dir_of(const std::string &path)
-{
-	auto slash = path.rfind('/');
-	if (slash == std::string::npos)
-		return ".";
-	return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-std::string base_of(const std::string &path)
-{
-	auto slash = path.rfind('/');
-	return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 // A new file next to the final name, removed unless committed.
 class temp_image {
@@ -121,11 +108,7 @@ void write_image(device &src, const std::string &out_path, const copy_progress &
 			dst->flush();
 		}
 		temp.commit();
-		int dir = ::open(dir_of(out_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dir >= 0) {
-			::fsync(dir);
-			::close(dir);
-		}
+		sync_dir_of(out_path);
 		return;
 	}
 

@@ -1,6 +1,7 @@
 #include "output.h"
 
 #include "device.h"
+#include "path_util.h"
 
 #include <cerrno>
 #include <cstring>
@@ -10,20 +11,6 @@
 
 namespace pcache {
 namespace {
-
-std::string dir_of(const std::string &path)
-{
-	auto slash = path.rfind('/');
-	if (slash == std::string::npos)
-		return ".";
-	return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-std::string base_of(const std::string &path)
-{
-	auto slash = path.rfind('/');
-	return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 [[noreturn]] void cannot_write(const std::string &path, int err)
 {

@@ -1,5 +1,7 @@
 #include "overlay_device.h"
 
+#include "page_span.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -26,31 +28,21 @@ overlay_device::page &overlay_device::page_at(uint64_t index)
 void overlay_device::do_read(uint64_t off, void *buf, size_t len)
 {
 	auto out = static_cast<unsigned char *>(buf);
-	while (len) {
-		uint64_t index = off / kPage, in_page = off % kPage;
-		size_t n = static_cast<size_t>(std::min<uint64_t>(len, kPage - in_page));
+	for_each_page(off, len, kPage, [&](uint64_t index, size_t in_page, size_t n, size_t done) {
 		auto it = pages_.find(index);
 		if (it == pages_.end())
-			base_.read(off, out, n);
+			base_.read(index * kPage + in_page, out + done, n);
 		else
-			std::memcpy(out, it->second.now.data() + in_page, n);
-		out += n;
-		off += n;
-		len -= n;
-	}
+			std::memcpy(out + done, it->second.now.data() + in_page, n);
+	});
 }
 
 void overlay_device::do_write(uint64_t off, const void *buf, size_t len)
 {
 	auto in = static_cast<const unsigned char *>(buf);
-	while (len) {
-		uint64_t index = off / kPage, in_page = off % kPage;
-		size_t n = static_cast<size_t>(std::min<uint64_t>(len, kPage - in_page));
-		std::memcpy(page_at(index).now.data() + in_page, in, n);
-		in += n;
-		off += n;
-		len -= n;
-	}
+	for_each_page(off, len, kPage, [&](uint64_t index, size_t in_page, size_t n, size_t done) {
+		std::memcpy(page_at(index).now.data() + in_page, in + done, n);
+	});
 }
 
 // The base's holes, minus the pages the overlay holds.

@@ -27,10 +27,10 @@ void read_window::read(uint64_t off, void *out, size_t len)
 		filled_ = static_cast<size_t>(std::min<uint64_t>(want, dev_.size() - start_));
 		if (off + len > start_ + filled_)
 			start_ = off, filled_ = std::min<uint64_t>(want, dev_.size() - off);
-		if (buf_.size() < filled_)
-			buf_.resize(std::min(std::max(filled_, buf_.size() * 2), max_));
+		if (!buf_)
+			buf_.reset(new unsigned char[max_]);
 		try {
-			dev_.read(start_, buf_.data(), filled_);
+			dev_.read(start_, buf_.get(), filled_);
 		} catch (const io_error &) {
 			// A media error somewhere in the window: read just what
 			// was asked, so only a record that is really bad fails.
@@ -39,7 +39,7 @@ void read_window::read(uint64_t off, void *out, size_t len)
 			return;
 		}
 	}
-	std::memcpy(out, buf_.data() + (off - start_), len);
+	std::memcpy(out, buf_.get() + (off - start_), len);
 }
 
 } // namespace pcache

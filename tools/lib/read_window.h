@@ -8,13 +8,13 @@
 #include "device.h"
 
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 namespace pcache {
 
 class read_window {
 public:
-	explicit read_window(device &dev, size_t window = 1 << 20);
+	explicit read_window(device &dev, size_t window = 256 << 10);
 	// Copies [off, off + len) of the device into out.
 	void read(uint64_t off, void *out, size_t len);
 
@@ -24,7 +24,7 @@ private:
 	device &dev_;
 	size_t max_;
 	size_t next_fill_ = kFirstFill;
-	std::vector<unsigned char> buf_;
+	std::unique_ptr<unsigned char[]> buf_;	// max_ bytes, uninitialised: only what is filled is touched
 	uint64_t start_ = 0;
 	size_t filled_ = 0;
 };

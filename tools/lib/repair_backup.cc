@@ -2,6 +2,7 @@
 
 #include "byte_order.h"
 #include "crc32c.h"
+#include "path_util.h"
 
 #include <pcache/pcache_format.h>
 
@@ -38,14 +39,6 @@ uint64_t get_le(const unsigned char *p, size_t bytes)
 uint32_t crc_of(const std::vector<unsigned char> &bytes)
 {
 	return data_crc(bytes.data(), bytes.size());
-}
-
-std::string dir_of(const std::string &path)
-{
-	auto slash = path.rfind('/');
-	if (slash == std::string::npos)
-		return ".";
-	return slash == 0 ? "/" : path.substr(0, slash);
 }
 
 [[noreturn]] void backup_failed(const std::string &path, const std::string &what, int err)
@@ -117,12 +110,7 @@ void write_backup(const std::string &path, uint64_t device_size, const std::vect
 		::unlink(path.c_str());
 		backup_failed(path, "cannot make it durable", err);
 	}
-	// The file's name must be durable too.
-	int dir = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir >= 0) {
-		::fsync(dir);
-		::close(dir);
-	}
+	sync_dir_of(path);	// the file's name must be durable too
 }
 
 void apply_runs(device &dev, const std::vector<changed_run> &runs)

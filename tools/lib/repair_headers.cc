@@ -6,6 +6,7 @@
 #include "replica_update.h"
 #include "rules.h"
 #include "text_format.h"
+#include "walker.h"
 
 #include <algorithm>
 #include <cstring>
@@ -74,24 +75,11 @@ change_kind replica_change(replica_update u)
 	}
 }
 
-// What one physical segment's header holds.
-struct phys_segment {
-	replica_set<segment_info> info;
-	replica_set<seg_gen> gen;
-};
+using phys_segment = segment_record;
 
 phys_segment read_phys(device &dev, uint32_t phys)
 {
-	constexpr size_t kHeaderBytes = PCACHE_SEG_GEN_REPLICA_OFF(PCACHE_META_REPLICAS);
-	unsigned char bytes[kHeaderBytes];
-	dev.read(segment_offset(phys), bytes, sizeof(bytes));
-	pcache_segment_info raw_info[PCACHE_META_REPLICAS];
-	pcache_cache_seg_gen raw_gen[PCACHE_META_REPLICAS];
-	for (unsigned i = 0; i < PCACHE_META_REPLICAS; ++i) {
-		std::memcpy(&raw_info[i], bytes + PCACHE_SEG_INFO_REPLICA_OFF(i), sizeof(raw_info[i]));
-		std::memcpy(&raw_gen[i], bytes + PCACHE_SEG_GEN_REPLICA_OFF(i), sizeof(raw_gen[i]));
-	}
-	return {decode_replicas(raw_info), decode_replicas(raw_gen)};
+	return read_segment_record(dev, 0, phys);
 }
 
 // seg_info replica 0 as stored, even with a bad CRC (a hint when rebuilding).

@@ -140,13 +140,13 @@ void walker::read_stray_cache_info(const cache_info &in_use)
 	check_stray_cache_info(slot_state_of(raw), decode(raw), in_use, sink_);
 }
 
-segment_record walker::read_segment(uint32_t id, uint32_t phys)
+segment_record read_segment_record(device &dev, uint32_t id, uint32_t phys)
 {
 	// Both seg_info replicas and the seg_gen pair lie in the first
 	// 8 KiB + 32 bytes of the segment: one read.
 	constexpr size_t kHeaderBytes = PCACHE_SEG_GEN_REPLICA_OFF(PCACHE_META_REPLICAS);
 	unsigned char bytes[kHeaderBytes];
-	dev_.read(segment_offset(phys), bytes, sizeof(bytes));
+	dev.read(segment_offset(phys), bytes, sizeof(bytes));
 	pcache_segment_info raw_info[PCACHE_META_REPLICAS];
 	pcache_cache_seg_gen raw_gen[PCACHE_META_REPLICAS];
 	for (unsigned i = 0; i < PCACHE_META_REPLICAS; ++i) {
@@ -170,7 +170,7 @@ void walker::walk_segments(const superblock &sb, const cache_info &ci, metadata_
 	chain_follower chain(sb.seg_num, n);
 	uint32_t phys = ci.seg_id;
 	for (uint32_t id = 0; id < n; ++id) {
-		segment_record rec = read_segment(id, phys);
+		segment_record rec = read_segment_record(dev_, id, phys);
 		check_replicas(rec.info, replicated::seg_info, sink_, &rec);
 		check_replicas(rec.gen, replicated::seg_gen, sink_, &rec);
 		check_segment(rec, sink_);

@@ -42,6 +42,10 @@ struct walk_options {
 // Does the start of the device look like an XML document?
 bool looks_like_xml(device &dev);
 
+// Both seg_info and both seg_gen replicas of physical segment `phys`
+// (< seg_num, checked by the caller), as logical segment `id`.
+segment_record read_segment_record(device &dev, uint32_t id, uint32_t phys);
+
 class read_window;
 class log_tracker;
 
@@ -63,7 +67,6 @@ private:
 	void read_stray_cache_info(const cache_info &in_use);
 	template <typename Raw>
 	void read_pair(uint64_t first, uint64_t stride, Raw (&raw)[PCACHE_META_REPLICAS]);
-	segment_record read_segment(uint32_t id, uint32_t phys);
 	void walk_segments(const superblock &sb, const cache_info &ci, metadata_visitor &out);
 	void walk_log(const replica_set<pos_record> &key_tail, const replica_set<pos_record> &dirty_tail,
 		      metadata_visitor &out);

@@ -7,6 +7,7 @@
 #include "device.h"
 #include "image_copy.h"
 #include "output.h"
+#include "path_util.h"
 #include "progress.h"
 #include "repair.h"
 #include "repair_backup.h"
@@ -29,16 +30,6 @@ struct repair_options {
 	bool dry_run = false;
 	bool json = false;
 };
-
-bool same_file(const std::string &a, const std::string &b)
-{
-	struct stat sa, sb;
-	if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0)
-		return false;
-	if (S_ISBLK(sa.st_mode) || S_ISCHR(sa.st_mode))
-		return sa.st_mode == sb.st_mode && sa.st_rdev == sb.st_rdev;
-	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
 
 std::string result_word(const repair_plan &plan, bool dry_run)
 {

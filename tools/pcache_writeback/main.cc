@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "device.h"
 #include "output.h"
+#include "path_util.h"
 #include "progress.h"
 #include "repair.h"
 #include "text_format.h"
@@ -43,16 +44,6 @@ void catch_interrupts()
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, nullptr);
 	sigaction(SIGTERM, &sa, nullptr);
-}
-
-bool same_file(const std::string &a, const std::string &b)
-{
-	struct stat sa, sb;
-	if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0)
-		return false;
-	if (S_ISBLK(sa.st_mode) || S_ISCHR(sa.st_mode))
-		return sa.st_mode == sb.st_mode && sa.st_rdev == sb.st_rdev;
-	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 class first_error : public damage_sink {
