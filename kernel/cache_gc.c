@@ -113,12 +113,7 @@ static void pcache_gc_damage(struct pcache *c, struct pcache_pos at,
 			     const char *why, u32 key)
 {
 	c->gc.broken = true;
-	if (key == U32_MAX)
-		pcache_err(c, "gc: kset at %u:%u: %s; garbage collection stopped, run pcache_check",
-			   at.seg, at.off, why);
-	else
-		pcache_err(c, "gc: kset at %u:%u, key %u: %s; garbage collection stopped, run pcache_check",
-			   at.seg, at.off, key, why);
+	pcache_log_damage(c, "garbage collection", at, key, why);
 }
 
 /* Collect the kset at key_tail.  0: done, else damage. */

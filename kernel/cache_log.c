@@ -319,6 +319,22 @@ media_error:
 	return -EIO;
 }
 
+/*
+ * Writeback or GC met damage in the log at run time (@key: index of the
+ * key in the kset or pass, U32_MAX for the kset itself): it stops, and
+ * says where and why.  Issue 6 makes this set needs_check.
+ */
+void pcache_log_damage(struct pcache *c, const char *who,
+		       struct pcache_pos at, u32 key, const char *why)
+{
+	if (key == U32_MAX)
+		pcache_err(c, "%s: kset at %u:%u: %s; %s stopped, run pcache_check",
+			   who, at.seg, at.off, why, who);
+	else
+		pcache_err(c, "%s: ksets from %u:%u, key %u: %s; %s stopped, run pcache_check",
+			   who, at.seg, at.off, key, why, who);
+}
+
 struct pcache_replay {
 	struct pcache *cache;
 	struct pcache_pos pos;		/* kset being replayed */

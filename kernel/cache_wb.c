@@ -403,12 +403,7 @@ static void pcache_wb_damage(struct pcache *c, struct pcache_pos at,
 
 	atomic64_inc(&wb->errors);
 	wb->broken = true;
-	if (key == U32_MAX)
-		pcache_err(c, "writeback: kset at %u:%u: %s; writeback stopped, run pcache_check",
-			   at.seg, at.off, why);
-	else
-		pcache_err(c, "writeback: ksets from %u:%u, key %u of the pass: %s; writeback stopped, run pcache_check",
-			   at.seg, at.off, key, why);
+	pcache_log_damage(c, "writeback", at, key, why);
 }
 
 /* One pass.  0: done (or nothing to do), -EIO: retry later, else damage. */

@@ -399,6 +399,8 @@ int pcache_key_data_crc(struct pcache *c, const struct pcache_key *key,
 int pcache_kset_read(struct pcache *c, struct pcache_pos pos,
 		     struct pcache_cache_kset_onmedia *kset,
 		     const char **why);
+void pcache_log_damage(struct pcache *c, const char *who,
+		       struct pcache_pos at, u32 key, const char *why);
 
 static inline bool pcache_pos_equal(struct pcache_pos a, struct pcache_pos b)
 {
