@@ -26,6 +26,19 @@ struct fd_closer {
 	~fd_closer() { ::close(fd); }
 };
 
+void zero_start(const std::string &path, size_t bytes, int extra_flags)
+{
+	int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | extra_flags);
+	if (fd < 0)
+		sys_fail("cannot open " + path + " for writing");
+	fd_closer c{fd};
+	std::vector<char> zeros(bytes, 0);
+	if (::pwrite(fd, zeros.data(), zeros.size(), 0) != static_cast<ssize_t>(zeros.size()))
+		sys_fail("cannot zero the start of " + path);
+	if (::fsync(fd) != 0)
+		sys_fail("cannot flush " + path);
+}
+
 } // namespace
 
 bool is_dax(const std::string &path)
@@ -58,28 +71,13 @@ bool cache_is_unformatted(const std::string &path)
 
 void zero_cache_records(const std::string &path)
 {
-	int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_EXCL);
-	if (fd < 0)
-		sys_fail("cannot open " + path + " for writing");
-	fd_closer c{fd};
-	std::vector<char> zeros(PCACHE_SEGMENTS_OFF, 0);
-	if (::pwrite(fd, zeros.data(), zeros.size(), 0) != static_cast<ssize_t>(zeros.size()))
-		sys_fail("cannot zero the pcache records of " + path);
-	if (::fsync(fd) != 0)
-		sys_fail("cannot flush " + path);
+	// O_EXCL: a cache LV that something holds (a loaded table) is refused.
+	zero_start(path, PCACHE_SEGMENTS_OFF, O_EXCL);
 }
 
 void zero_block_device_start(const std::string &path, size_t bytes)
 {
-	int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		sys_fail("cannot open " + path + " for writing");
-	fd_closer c{fd};
-	std::vector<char> zeros(bytes, 0);
-	if (::pwrite(fd, zeros.data(), zeros.size(), 0) != static_cast<ssize_t>(zeros.size()))
-		sys_fail("cannot zero the start of " + path);
-	if (::fsync(fd) != 0)
-		sys_fail("cannot flush " + path);
+	zero_start(path, bytes, 0);
 }
 
 } // namespace lvpcache

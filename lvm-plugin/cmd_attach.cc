@@ -83,8 +83,10 @@ void check_settings_supported(const settings &s, bool need_target)
 void check_cache_pvs(const vg_info &vg, const std::vector<std::string> &pvs, const std::string &what)
 {
 	for (const auto &name : pvs) {
+		// LVM names a missing PV "[unknown]" in an LV's devices; the PV
+		// report, when read, says it too.
 		const pv_info *pv = vg.find_pv(name);
-		if (!pv || pv->missing || name == "[unknown]")
+		if (name == "[unknown]" || (pv && pv->missing))
 			throw std::runtime_error(what + " is on a missing PV");
 		if (!is_dax(name))
 			throw std::runtime_error(what + " is on " + name +
@@ -315,7 +317,9 @@ int run_attach(int argc, char **argv)
 	return cmd.run(argc, argv, true, [&](const po::variables_map &vm, context &ctx) {
 		auto name = parse_lv_name(required_positional(vm, "lv", "VG/LV"));
 		settings config = parse_settings(a);
-		vg_model model(ctx.lvm_cli, name.vg, pv_report::always);
+		// The PV report only matters for --cachedevice (its free space).
+		vg_model model(ctx.lvm_cli, name.vg,
+			       a.cachedevice.empty() ? pv_report::when_needed : pv_report::always);
 		auto plan = plan_attach(model.vg(), name.lv, a, config, false);
 		transaction tx(ctx.lvm_cli, "attach " + name.full());
 		execute_attach(ctx, tx, plan);
@@ -368,7 +372,10 @@ int run_create(int argc, char **argv)
 				    vg},
 				   pvs),
 			    {"lvremove", "-y", vg + "/" + name});
-		vg_model after(ctx.lvm_cli, vg, pv_report::always);
+		// The new origin, with the PVs already read (one lvm command less).
+		vg_info now = read_vg(ctx.lvm_cli, vg);
+		now.pvs = model.vg().pvs;
+		vg_model after(std::move(now));
 		auto plan = plan_attach(after.vg(), name, a, config, false);
 		plan.activate_after = true;
 		plan.zero_origin_start = true;

@@ -50,6 +50,23 @@ std::string single_target_params(int type, const std::string &name, const char *
 	return params ? params : "";
 }
 
+// Runs a task that sends a uevent (create, remove), waiting for udev's
+// rules to finish where udev runs; then settles libdm's own node work.
+void run_with_udev(dm_task *t, const std::string &what)
+{
+	uint32_t cookie = 0;
+	bool with_udev = udev_running();
+	if (with_udev && !dm_task_set_cookie(t, &cookie, 0))
+		throw dm_error("cannot set up udev synchronisation", EIO);
+	int ok = dm_task_run(t);
+	int err = dm_task_get_errno(t);
+	if (with_udev)
+		dm_udev_wait(cookie);
+	if (!ok)
+		throw dm_error(what + ": " + (err ? std::strerror(err) : "failed"), err);
+	dm_task_update_nodes();
+}
+
 // Without udev (early boot without it, containers, the test VM) libdm
 // may leave the node to a udev that never comes: make sure it exists.
 void ensure_node(const std::string &name, uint32_t major, uint32_t minor)
@@ -150,17 +167,7 @@ void create(const std::string &name, const std::string &uuid, uint64_t sectors,
 		throw dm_error("invalid device-mapper uuid " + uuid, EINVAL);
 	if (!dm_task_add_target(t.get(), 0, sectors, target.c_str(), params.c_str()))
 		throw dm_error("cannot build the table of " + name, ENOMEM);
-	uint32_t cookie = 0;
-	bool with_udev = udev_running();
-	if (with_udev && !dm_task_set_cookie(t.get(), &cookie, 0))
-		throw dm_error("cannot set up udev synchronisation", EIO);
-	int ok = dm_task_run(t.get());
-	int err = dm_task_get_errno(t.get());
-	if (with_udev)
-		dm_udev_wait(cookie);
-	if (!ok)
-		throw dm_error("creating " + name + ": " + (err ? std::strerror(err) : "failed"), err);
-	dm_task_update_nodes();
+	run_with_udev(t.get(), "creating " + name);
 	auto i = info(name);
 	if (i.exists)
 		ensure_node(name, i.major, i.minor);
@@ -170,17 +177,7 @@ void remove(const std::string &name)
 {
 	auto t = new_task(DM_DEVICE_REMOVE, name);
 	dm_task_retry_remove(t.get());
-	uint32_t cookie = 0;
-	bool with_udev = udev_running();
-	if (with_udev && !dm_task_set_cookie(t.get(), &cookie, 0))
-		throw dm_error("cannot set up udev synchronisation", EIO);
-	int ok = dm_task_run(t.get());
-	int err = dm_task_get_errno(t.get());
-	if (with_udev)
-		dm_udev_wait(cookie);
-	if (!ok)
-		throw dm_error("removing " + name + ": " + (err ? std::strerror(err) : "failed"), err);
-	dm_task_update_nodes();
+	run_with_udev(t.get(), "removing " + name);
 	std::string path = std::string(dm_dir()) + "/" + name;
 	::unlink(path.c_str());
 }
