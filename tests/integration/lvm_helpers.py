@@ -10,7 +10,8 @@ after every boot."""
 import json
 import re
 
-from harness.vm import REPO
+from conftest import finish_vm, make_vm
+from harness.vm import GIB, REPO
 
 MIB = 1 << 20
 LVPCACHE = REPO / "build" / "bin" / "lvpcache"
@@ -27,6 +28,18 @@ def setup_guest(vm):
     without udev."""
     vm.load_module()
     vm.run(f"mkdir -p /etc/lvm && cat > /etc/lvm/lvm.conf <<'EOF'\n{LVM_CONF}EOF")
+
+
+def lvm_vm(tmp_path_factory, name, vg="vg"):
+    """A module's VM (1 GiB pmem, one 1 GiB virtio disk) with the VG `vg`
+    on /dev/vda and /dev/pmem0; a generator for a module-scoped fixture."""
+    machine = make_vm(tmp_path_factory, name, pmem_size=GIB, disks=[GIB])
+    machine.boot()
+    setup_guest(machine)
+    lvm(machine, "pvcreate -q -y /dev/vda /dev/pmem0")
+    lvm(machine, f"vgcreate -q {vg} /dev/vda /dev/pmem0")
+    yield machine
+    finish_vm(machine)
 
 
 def lvpcache(vm, args, check=True, timeout=300):

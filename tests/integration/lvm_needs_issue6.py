@@ -15,23 +15,15 @@ import time
 
 import pytest
 
-from conftest import finish_vm, make_vm
-from harness.vm import GIB
-from lvm_helpers import (MIB, LVPCACHE, dm_status_fields, lvm, lvpcache, lvs, read_sha,
-                         setup_guest, write_file_pattern)
+from lvm_helpers import (LVPCACHE, MIB, dm_status_fields, lvm_vm, lvpcache, lvs, read_sha,
+                         write_file_pattern)
 
 VG = "vg"
 
 
 @pytest.fixture(scope="module")
 def vm(tmp_path_factory):
-    machine = make_vm(tmp_path_factory, "lvm6", pmem_size=GIB, disks=[GIB])
-    machine.boot()
-    setup_guest(machine)
-    lvm(machine, "pvcreate -q -y /dev/vda /dev/pmem0")
-    lvm(machine, f"vgcreate -q {VG} /dev/vda /dev/pmem0")
-    yield machine
-    finish_vm(machine)
+    yield from lvm_vm(tmp_path_factory, "lvm6")
 
 
 def status(vm):

@@ -3,34 +3,28 @@ pmem PV keeps the volume (and its origin) down, damaged cache metadata
 stops activation until `lvpcache repair`, and `detach --force` gives up a
 lost cache.  One VM; the tests run in order."""
 
+import hashlib
 import json
 import re
 
 import pytest
 
-from conftest import finish_vm, make_vm
-import hashlib
-
-from harness.vm import GIB, REPO
-from lvm_helpers import (MIB, dm_devices, lvm, lvpcache, lvs, one_line_error, pattern_sha,
+from harness.vm import REPO
+from lvm_helpers import (LVPCACHE, MIB, dm_devices, lvm, lvm_vm, lvpcache, lvs, one_line_error, pattern_sha,
                          read_sha, setup_guest, vg_backup, write_file_pattern)
 
 VG = "vg"
+LVPCACHE_CMD = f"LVM_SUPPRESS_FD_WARNINGS=1 {LVPCACHE}"
 HOLD_WRITEBACK = "echo Y > /sys/module/pcache/parameters/writeback_hold"
 
 
 @pytest.fixture(scope="module")
 def vm(tmp_path_factory):
-    machine = make_vm(tmp_path_factory, "lvmfail", pmem_size=GIB, disks=[GIB])
-    machine.boot()
-    setup_guest(machine)
-    lvm(machine, "pvcreate -q -y /dev/vda /dev/pmem0")
-    lvm(machine, f"vgcreate -q {VG} /dev/vda /dev/pmem0")
-    lvm(machine, f"lvcreate -q -y -L 256M -n data {VG} /dev/vda")
-    lvm(machine, f"lvcreate -q -y -an -L 600M -n fast {VG} /dev/pmem0")
-    write_file_pattern(machine, "/dev/vg/data", 0, 8 * MIB, seed=1)
-    yield machine
-    finish_vm(machine)
+    for machine in lvm_vm(tmp_path_factory, "lvmfail"):
+        lvm(machine, f"lvcreate -q -y -L 256M -n data {VG} /dev/vda")
+        lvm(machine, f"lvcreate -q -y -an -L 600M -n fast {VG} /dev/pmem0")
+        write_file_pattern(machine, "/dev/vg/data", 0, 8 * MIB, seed=1)
+        yield machine
 
 
 def test_attach_cachevol_keeps_the_origin_data(vm):
@@ -193,6 +187,52 @@ def test_detach_keeps_the_cache_lv_under_its_old_name(vm):
     assert lv["fast"]["lv_skip_activation"] == "" and lv["fast"]["lv_autoactivation"] == "enabled"
     assert read_sha(vm, "/dev/vg/data", 0, 8 * MIB) == pattern_sha(1, 8 * MIB)
     assert read_sha(vm, "/dev/vg/data", 20 * MIB, 64 * 1024) == pattern_sha(22, 64 * 1024)
+
+
+# An lvm that fails the commands matching the regular expression in
+# FAIL_LVM_AT, and runs the real one otherwise.
+FAKE_LVM = r'''#!/bin/bash
+if [[ -n "$FAIL_LVM_AT" && "$*" =~ $FAIL_LVM_AT ]]; then
+    echo "  injected failure of: lvm $*" >&2
+    exit 5
+fi
+exec /sbin/lvm "$@"
+'''
+
+
+def metadata_without_seqno(vm):
+    return re.sub(r"seqno = \d+", "", vg_backup(vm, VG))
+
+
+def test_a_failed_step_is_undone_or_says_what_is_left(vm):
+    vm.run(f"mkdir -p /tmp/fakelvm && cat > /tmp/fakelvm/lvm <<'EOF'\n{FAKE_LVM}EOF\n"
+           "chmod +x /tmp/fakelvm/lvm")
+    before = metadata_without_seqno(vm)
+    fake = "PATH=/tmp/fakelvm:$PATH FAIL_LVM_AT='{}' "
+
+    # The last step fails: every step before it is undone.
+    r = vm.run(fake.format("--type error") + f"{LVPCACHE_CMD} attach --cachevol fast vg/data",
+               check=False)
+    assert r.rc == 1
+    assert "attach vg/data failed at step 'reserve the name vg/data': injected failure" in r.stderr
+    assert ("the earlier steps were undone; the VG is as it was (except: the pcache records at "
+            "the start of vg/data_pcvol were zeroed)") in r.stderr
+    assert metadata_without_seqno(vm) == before
+    assert set(lvs(vm, VG)) == {"data", "fast"}
+    assert read_sha(vm, "/dev/vg/data", 0, 8 * MIB) == pattern_sha(1, 8 * MIB)
+
+    # An undo fails too: the error lists what is left, and running it by
+    # hand gives the VG back as it was.
+    r = vm.run(fake.format("--type error|lvrename vg data_pcorig data") +
+               f"{LVPCACHE_CMD} attach --cachevol fast vg/data", check=False)
+    assert r.rc == 1
+    assert "undoing the earlier steps failed too" in r.stderr
+    left = r.stderr.split("to finish by hand, run:\n", 1)[1].splitlines()
+    assert left[0].strip() == "lvm lvrename vg data_pcorig data"
+    for command in left:
+        vm.run(f"LVM_SUPPRESS_FD_WARNINGS=1 {command.strip()}")
+    assert metadata_without_seqno(vm) == before
+    assert read_sha(vm, "/dev/vg/data", 0, 8 * MIB) == pattern_sha(1, 8 * MIB)
 
 
 def test_detach_force_gives_up_a_missing_cache(vm):

@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from conftest import finish_vm, make_vm
-from harness.vm import GIB, REPO
-from lvm_helpers import (MIB, dm_devices, dm_status_fields, lvm, lvpcache, lvs, pattern_sha,
+from harness.vm import REPO
+from lvm_helpers import (MIB, dm_devices, dm_status_fields, lvm, lvm_vm, lvpcache, lvs, pattern_sha,
                          read_sha, setup_guest, write_file_pattern)
 
 VG = "vg"
@@ -20,13 +19,7 @@ FIO = ("cd /tmp && fio --name=lc --filename=/dev/vg/data --ioengine=psync --dire
 
 @pytest.fixture(scope="module")
 def vm(tmp_path_factory):
-    machine = make_vm(tmp_path_factory, "lvm", pmem_size=GIB, disks=[GIB])
-    machine.boot()
-    setup_guest(machine)
-    lvm(machine, f"pvcreate -q -y /dev/vda /dev/pmem0")
-    lvm(machine, f"vgcreate -q {VG} /dev/vda /dev/pmem0")
-    yield machine
-    finish_vm(machine)
+    yield from lvm_vm(tmp_path_factory, "lvm")
 
 
 def test_create_makes_a_pcache_volume(vm):
