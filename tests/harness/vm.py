@@ -81,18 +81,21 @@ class GuestCommandError(AssertionError):
 
 class VM:
     def __init__(self, workdir, pmem_size=GIB, disks=(GIB,), mem_mb=2048, smp=2,
-                 pmem_file=None, disk_files=None, name="vm", pmem_mode="fsdax"):
+                 pmem_file=None, disk_files=None, name="vm", pmem_mode="fsdax",
+                 kernel_args=()):
         """pmem_size: usable bytes of the emulated nvdimm region (multiple of
         16 MiB).  disks: a size in bytes per virtio disk (created sparse if
         the file does not exist).  Files live in workdir unless given.
         pmem_mode: "fsdax" gives the block device /dev/pmem0 (queue/dax = 1),
         "devdax" the character device /dev/dax0.0 (mmap only; msync on it
-        fails with EINVAL).  vm.pmem_dev names the one in use."""
+        fails with EINVAL).  vm.pmem_dev names the one in use.
+        kernel_args: extra words for the guest kernel's command line."""
         if pmem_size % PMEM_ALIGN:
             raise ValueError(f"pmem_size must be a multiple of 16 MiB, got {pmem_size}")
         if pmem_mode not in ("fsdax", "devdax"):
             raise ValueError(f"pmem_mode must be fsdax or devdax, got {pmem_mode!r}")
         self.pmem_mode = pmem_mode
+        self.kernel_args = list(kernel_args)
         self.pmem_dev = "/dev/pmem0" if pmem_mode == "fsdax" else "/dev/dax0.0"
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -194,6 +197,7 @@ class VM:
         append = ["console=ttyS0", "panic=-1", "oops=panic", "loglevel=6",
                   f"pcache_agent={HARNESS_DIR / 'guest_agent.py'}",
                   f"pcache_share={self.share}"]
+        append += self.kernel_args
         if shell:
             append.append("pcache_shell=1")
         cmd = [
