@@ -45,10 +45,10 @@ static int pcache_dev_vmap(struct pcache *c, struct dax_device *dax,
 	return 0;
 }
 
-int pcache_dev_map(struct pcache *c, char **error)
+int pcache_dev_map(struct pcache *c, struct dm_dev *dev, char **error)
 {
-	struct block_device *bdev = c->cache_dm->bdev;
-	struct dax_device *dax = pcache_dm_dax(c->cache_dm);
+	struct block_device *bdev = dev->bdev;
+	struct dax_device *dax = pcache_dm_dax(dev);
 	sector_t start = get_start_sect(bdev);
 	struct page *first;
 	long nr_pages, got;

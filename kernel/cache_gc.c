@@ -166,7 +166,8 @@ static void pcache_gc_fn(struct work_struct *work)
 	u32 done;
 
 	for (done = 0; done < PCACHE_GC_BATCH; done++) {
-		if (READ_ONCE(c->gc.stopped) || c->gc.broken || pcache_frozen())
+		if (READ_ONCE(c->gc.stopped) || c->gc.broken ||
+		    pcache_frozen() || !pcache_meta_rw(c))
 			return;
 		if (!pcache_gc_due(c))
 			return;

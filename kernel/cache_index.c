@@ -45,6 +45,7 @@ int pcache_index_init(struct pcache *c)
 	for (i = 0; i < c->n_subtrees; i++) {
 		spin_lock_init(&c->subtrees[i].lock);
 		c->subtrees[i].root = RB_ROOT;
+		atomic_set(&c->subtrees[i].writes_around, 0);
 	}
 	return 0;
 }
@@ -166,19 +167,26 @@ static void extent_cut_front(struct pcache_extent *e, u32 cut)
  *
  * Stale extents met on the way are dropped.  A spare extent must be given
  * when pcache_index_needs_spare() said so; it is consumed (*spare = NULL).
+ * Returns whether @new covered cached data (a write hit).
  */
-void pcache_index_insert(struct pcache *c, struct pcache_subtree *st,
+bool pcache_index_insert(struct pcache *c, struct pcache_subtree *st,
 			 struct pcache_extent *new,
 			 struct pcache_extent **spare)
 {
 	u64 start = new->off, end = extent_end(new);
 	struct pcache_extent *e = pcache_index_first(st, start), *next;
 	struct pcache_extent *tail = NULL;
+	bool hit = false;
 
 	for (; e && e->off < end; e = next) {
 		next = pcache_extent_next(e);
-		if (pcache_extent_stale(c, e) ||
-		    (e->off >= start && extent_end(e) <= end)) {
+		if (pcache_extent_stale(c, e)) {
+			pcache_index_erase(st, e);
+			continue;
+		}
+		if (!(e->flags & PCACHE_KEY_FLAGS_EMPTY))
+			hit = true;
+		if (e->off >= start && extent_end(e) <= end) {
 			pcache_index_erase(st, e);
 		} else if (e->off < start && extent_end(e) > end) {
 			tail = *spare;
@@ -195,4 +203,74 @@ void pcache_index_insert(struct pcache *c, struct pcache_subtree *st,
 	index_link(st, new);
 	if (tail)
 		index_link(st, tail);
+	return hit;
+}
+
+/*
+ * Drop every extent (cached data and placeholders) inside [off, off + len)
+ * from the index, trimming those that stick out.  Callers make sure this
+ * loses nothing dirty that must stay visible, or accept it (discard).
+ * Returns -ENOMEM when an extent to split found no memory (nothing of its
+ * subtree was dropped then).
+ */
+int pcache_index_drop_range(struct pcache *c, u64 off, u64 len)
+{
+	u64 end = off + len, cur = off, stop;
+	struct pcache_extent *e, *next, *spare;
+	struct pcache_subtree *st;
+
+	while (cur < end) {
+		st = pcache_subtree_of(c, cur);
+		stop = min(end, round_down(cur, PCACHE_SUBTREE_SIZE) +
+			   PCACHE_SUBTREE_SIZE);
+		spare = pcache_extent_alloc(GFP_NOIO);
+		if (!spare)
+			return -ENOMEM;
+		spin_lock(&st->lock);
+		for (e = pcache_index_first(st, cur); e && e->off < stop;
+		     e = next) {
+			next = pcache_extent_next(e);
+			if (e->off >= cur && extent_end(e) <= stop) {
+				pcache_index_erase(st, e);
+			} else if (e->off < cur && extent_end(e) > stop) {
+				*spare = *e;
+				extent_cut_front(spare, stop - e->off);
+				e->len = cur - e->off;
+				index_link(st, spare);
+				spare = NULL;
+				break;
+			} else if (e->off < cur) {
+				e->len = cur - e->off;
+			} else {
+				extent_cut_front(e, stop - e->off);
+			}
+		}
+		spin_unlock(&st->lock);
+		if (spare)
+			pcache_extent_free(spare);
+		cur = stop;
+		cond_resched();
+	}
+	return 0;
+}
+
+/* Drop every extent that holds data (placeholders stay). */
+void pcache_index_drop_all(struct pcache *c)
+{
+	struct pcache_subtree *st;
+	struct pcache_extent *e, *next;
+	u32 i;
+
+	for (i = 0; i < c->n_subtrees; i++) {
+		st = &c->subtrees[i];
+		spin_lock(&st->lock);
+		for (e = pcache_index_first(st, 0); e; e = next) {
+			next = pcache_extent_next(e);
+			if (!(e->flags & PCACHE_KEY_FLAGS_EMPTY))
+				pcache_index_erase(st, e);
+		}
+		spin_unlock(&st->lock);
+		if (!(i % 64))
+			cond_resched();
+	}
 }

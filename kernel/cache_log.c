@@ -95,6 +95,7 @@ static int pcache_log_make_room(struct pcache *c, u32 size)
 	pcache_persist_point();
 	c->key_head.seg = seg;
 	c->key_head.off = 0;
+	c->log_produced += PCACHE_KSET_HEADER_SIZE;
 	return 0;
 }
 
@@ -131,6 +132,7 @@ static int pcache_kset_close_locked(struct pcache *c, struct pcache_kset *ks)
 	pmem_wmb();
 	pcache_persist_point();
 	c->key_head.off += size;
+	c->log_produced += size;
 	spin_unlock(&c->head_lock);
 
 	ks->nr_keys = 0;
@@ -321,8 +323,9 @@ media_error:
 
 /*
  * Writeback or GC met damage in the log at run time (@key: index of the
- * key in the kset or pass, U32_MAX for the kset itself): it stops, and
- * says where and why.  Issue 6 makes this set needs_check.
+ * key in the kset or pass, U32_MAX for the kset itself): it stops, says
+ * where and why, and the cache goes to read-only metadata mode with
+ * NEEDS_CHECK set on media.
  */
 void pcache_log_damage(struct pcache *c, const char *who,
 		       struct pcache_pos at, u32 key, const char *why)
@@ -333,6 +336,7 @@ void pcache_log_damage(struct pcache *c, const char *who,
 	else
 		pcache_err(c, "%s: ksets from %u:%u, key %u: %s; %s stopped, run pcache_check",
 			   who, at.seg, at.off, key, why, who);
+	pcache_metadata_failed(c, why);
 }
 
 struct pcache_replay {
@@ -342,6 +346,17 @@ struct pcache_replay {
 	u8 *crc_buf;			/* PAGE_SIZE bounce for data CRCs */
 	unsigned long *visited;		/* key segments walked */
 	char **error;
+	bool dirty_part;		/* at or after dirty_tail */
+	/*
+	 * A damaged kset was met before dirty_tail: the keys before it
+	 * cannot be trusted to show the newest data, but everything there
+	 * is on the backing device already, so only the keys from
+	 * dirty_tail on are indexed, and the cache loads read-only.
+	 */
+	bool damaged;
+	s64 dirty_bytes;
+	u64 produced;			/* log bytes from dirty_tail on */
+	u32 crc_drops;			/* clean keys dropped: bad data CRC */
 };
 
 static int replay_fail(struct pcache_replay *rp, u32 i, const char *why,
@@ -373,8 +388,13 @@ static int pcache_replay_key(struct pcache_replay *rp, u32 i)
 	/* Every key of the window holds its segment, stale or not. */
 	pcache_seg_mark_used(c, key.seg);
 	pcache_seg_get(c, key.seg);
+	/* Writeback passes stale dirty keys too: count what it will pass. */
+	if (rp->dirty_part && !(key.flags & PCACHE_KEY_FLAGS_CLEAN))
+		rp->dirty_bytes += key.len;
 	if (key.gen < c->segs[key.seg].gen)
 		return 0;	/* stale: its segment was reused since */
+	if (rp->damaged && !rp->dirty_part)
+		return 0;	/* see struct pcache_replay */
 
 	if (c->opts.data_crc) {
 		if (pcache_key_data_crc(c, &key, rp->crc_buf, &crc)) {
@@ -382,6 +402,17 @@ static int pcache_replay_key(struct pcache_replay *rp, u32 i)
 				   i, rp->pos.seg, rp->pos.off);
 			*rp->error = "Media error reading cached data during replay";
 			return -EIO;
+		}
+		if (crc != key.data_crc && (key.flags & PCACHE_KEY_FLAGS_CLEAN)) {
+			/*
+			 * A clean copy is on the backing device: leave the
+			 * range uncached, as a read hit would.
+			 */
+			pcache_err_limit(c, "key log: kset at %u:%u, key %u: data CRC %08x, expected %08x: clean data at %llu dropped from the cache",
+					 rp->pos.seg, rp->pos.off, i, crc,
+					 key.data_crc, key.off);
+			rp->crc_drops++;
+			return 0;
 		}
 		if (crc != key.data_crc) {
 			pcache_err(c, "key log: kset at %u:%u, key %u: data CRC %08x, expected %08x",
@@ -400,6 +431,9 @@ static int pcache_replay_key(struct pcache_replay *rp, u32 i)
 	e->seg = key.seg;
 	e->seg_off = key.seg_off;
 	e->gen = key.gen;
+	e->key_seg_off = key.seg_off;
+	e->key_len = key.len;
+	e->data_crc = key.data_crc;
 	st = pcache_subtree_of(c, key.off);
 	if (pcache_index_needs_spare(st, key.off, key.len)) {
 		spare = pcache_extent_alloc(GFP_KERNEL);
@@ -417,13 +451,45 @@ nomem:
 	return -ENOMEM;
 }
 
+/*
+ * rp->pos holds a kset whose magic is right but whose CRC is not.  At the
+ * end of the log that is a torn kset write (the terminator behind it was
+ * made durable first, so nothing valid follows).  When a valid kset
+ * follows it, it is damage in the middle of the log.  Returns the size
+ * of the damaged kset, or 0 for the end of the log.
+ */
+static u32 pcache_replay_damaged_size(struct pcache_replay *rp)
+{
+	struct pcache *c = rp->cache;
+	struct pcache_cache_kset_onmedia hdr;
+	struct pcache_pos next = rp->pos;
+	const char *why = NULL;
+	u32 n;
+
+	if (pcache_copy_mc(&hdr, pcache_pos_addr(c, rp->pos), sizeof(hdr)))
+		return 0;
+	if (le64_to_cpu(hdr.magic) != PCACHE_KSET_MAGIC ||
+	    (le64_to_cpu(hdr.flags) & PCACHE_KSET_FLAGS_LAST))
+		return 0;
+	n = le32_to_cpu(hdr.key_num);
+	/* key_num is not covered by a CRC that holds: bound it first. */
+	if (!n || n > PCACHE_KSET_KEYS_MAX ||
+	    rp->pos.off + PCACHE_KSET_SIZE(n) + PCACHE_LOG_TAIL_ROOM >
+	    PCACHE_SEG_DATA_SIZE)
+		return 0;
+	next.off += PCACHE_KSET_SIZE(n);
+	if (pcache_kset_read(c, next, rp->kset, &why))
+		return 0;
+	return PCACHE_KSET_SIZE(n);
+}
+
 /* One kset at rp->pos.  Returns 1 at the end of the log, 0 to go on. */
 static int pcache_replay_kset(struct pcache_replay *rp)
 {
 	struct pcache_cache_kset_onmedia *ks = rp->kset;
 	struct pcache *c = rp->cache;
 	const char *why = NULL;
-	u32 n, i, next;
+	u32 n, i, next, size;
 	int r;
 
 	r = pcache_kset_read(c, rp->pos, ks, &why);
@@ -433,8 +499,30 @@ static int pcache_replay_kset(struct pcache_replay *rp)
 		*rp->error = (char *)why;
 		return r;
 	}
-	if (r)
-		return 1;
+	if (r) {
+		size = pcache_replay_damaged_size(rp);
+		if (!size)
+			return 1;
+		if (rp->dirty_part) {
+			pcache_err(c, "key log: kset at %u:%u (at or after dirty_tail %u:%u) fails its CRC and valid ksets follow",
+				   rp->pos.seg, rp->pos.off, c->dirty_tail.seg,
+				   c->dirty_tail.off);
+			*rp->error = "Damaged kset in the dirty part of the key log: run pcache_check and pcache_repair";
+			return -EINVAL;
+		}
+		pcache_err(c, "key log: kset at %u:%u (before dirty_tail %u:%u) fails its CRC and valid ksets follow: loading read-only, data from the backing device",
+			   rp->pos.seg, rp->pos.off, c->dirty_tail.seg,
+			   c->dirty_tail.off);
+		if (!rp->damaged)
+			pcache_index_drop_all(c);
+		rp->damaged = true;
+		rp->pos.off += size;
+		return 0;
+	}
+	if (rp->dirty_part)
+		rp->produced += le64_to_cpu(ks->flags) & PCACHE_KSET_FLAGS_LAST ?
+			PCACHE_KSET_HEADER_SIZE :
+			PCACHE_KSET_SIZE(le32_to_cpu(ks->key_num));
 	if (le64_to_cpu(ks->flags) & PCACHE_KSET_FLAGS_LAST) {
 		next = le32_to_cpu(ks->next_cache_seg_id);
 		if (__test_and_set_bit(next, rp->visited)) {
@@ -496,8 +584,10 @@ int pcache_replay(struct pcache *c, char **error)
 	__set_bit(rp.pos.seg, rp.visited);
 	pcache_seg_mark_used(c, rp.pos.seg);
 	for (;;) {
-		if (pcache_pos_equal(rp.pos, c->dirty_tail))
+		if (pcache_pos_equal(rp.pos, c->dirty_tail)) {
 			dirty_tail_seen = true;
+			rp.dirty_part = true;
+		}
 		r = pcache_replay_kset(&rp);
 		if (r)
 			break;
@@ -517,7 +607,13 @@ int pcache_replay(struct pcache *c, char **error)
 			   rp.pos.seg, rp.pos.off);
 		*error = "dirty_tail is not on the key log";
 		r = -EINVAL;
+		goto out;
 	}
+	this_cpu_add(c->stats->dirty_bytes, rp.dirty_bytes);
+	this_cpu_add(c->stats->crc_heals, rp.crc_drops);
+	c->log_produced = rp.produced;
+	if (rp.damaged)
+		c->meta_mode = PCACHE_META_RO;
 out:
 	bitmap_free(rp.visited);
 	kfree(rp.crc_buf);

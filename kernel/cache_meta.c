@@ -58,7 +58,15 @@ static int pcache_info_load(struct pcache *c, char **error)
 		*error = "cache_info segment id out of range";
 		return -EINVAL;
 	}
-	if (mode != PCACHE_CACHE_MODE_WRITEBACK) {
+	/*
+	 * Writeback is upstream's; writethrough and writearound are
+	 * upstream's numbers, passthrough ours (docs/format-extensions.md).
+	 * Writeonly (3) is defined upstream and implemented nowhere.
+	 */
+	if (mode != PCACHE_CACHE_MODE_WRITEBACK &&
+	    mode != PCACHE_CACHE_MODE_WRITETHROUGH &&
+	    mode != PCACHE_CACHE_MODE_WRITEAROUND &&
+	    mode != PCACHE_CACHE_MODE_PASSTHROUGH) {
 		pcache_err(c, "cache_info cache mode %u", mode);
 		*error = "Unsupported cache mode in cache_info";
 		return -EINVAL;
@@ -78,6 +86,10 @@ static int pcache_info_load(struct pcache *c, char **error)
 		return -EINVAL;
 	}
 	c->n_segs = n_segs;
+	/* The table's cache_mode wins; without one, the stored mode. */
+	if (!c->opts.mode_given)
+		c->opts.cache_mode = mode;
+	c->needs_check = flags & PCACHE_CACHE_FLAGS_NEEDS_CHECK;
 	return 0;
 }
 
@@ -212,21 +224,22 @@ int pcache_meta_load(struct pcache *c, char **error)
 }
 
 /*
- * Persist a new gc_percent: the next cache_info replica (seq + 1) goes to
- * the slot that does not hold the newest valid copy, so a torn write
- * leaves the previous copy intact.
+ * Persist new cache_info flags: the next replica (seq + 1) goes to the
+ * slot that does not hold the newest valid copy, so a torn write leaves
+ * the previous copy intact.  Then read back which copy a reader would
+ * choose: -EIO when it is not the one just written (a media error).
  */
-int pcache_info_set_gc_percent(struct pcache *c, u32 percent)
+static int pcache_info_update(struct pcache *c, u32 clear, u32 set)
 {
-	struct pcache_cache_info info;
+	struct pcache_cache_info info, check;
 	u32 flags;
+	int r = 0, slot;
 
-	if (percent > PCACHE_GC_PERCENT_MAX)
-		return -EINVAL;
 	mutex_lock(&c->info_lock);
 	info = c->info;
-	flags = le32_to_cpu(info.flags) & ~PCACHE_CACHE_FLAGS_GC_MASK;
-	flags |= percent << PCACHE_CACHE_FLAGS_GC_SHIFT;
+	flags = (le32_to_cpu(info.flags) & ~clear) | set;
+	if (flags == le32_to_cpu(info.flags))
+		goto out;
 	info.flags = cpu_to_le32(flags);
 	info.header.seq++;
 	c->info_slot = !c->info_slot;
@@ -234,9 +247,40 @@ int pcache_info_set_gc_percent(struct pcache *c, u32 percent)
 			  PCACHE_CACHE_INFO_SIZE, c->info_slot, &info,
 			  sizeof(info));
 	c->info = info;
+	slot = pcache_meta_find_latest(c->base + PCACHE_CACHE_INFO_OFF,
+				       PCACHE_CACHE_INFO_SIZE, sizeof(check),
+				       &check);
+	if (!pcache_frozen() &&
+	    (slot != c->info_slot || check.flags != info.flags))
+		r = -EIO;
+out:
 	mutex_unlock(&c->info_lock);
+	return r;
+}
+
+int pcache_info_set_gc_percent(struct pcache *c, u32 percent)
+{
+	int r;
+
+	if (percent > PCACHE_GC_PERCENT_MAX)
+		return -EINVAL;
+	r = pcache_info_update(c, PCACHE_CACHE_FLAGS_GC_MASK,
+			       percent << PCACHE_CACHE_FLAGS_GC_SHIFT);
 	pcache_gc_kick(c);
-	return 0;
+	return r;
+}
+
+/* The cache mode, in cache_info.flags bits 2..5. */
+int pcache_info_set_mode(struct pcache *c, u32 mode)
+{
+	return pcache_info_update(c, PCACHE_CACHE_FLAGS_MODE_MASK,
+				  mode << PCACHE_CACHE_FLAGS_MODE_SHIFT);
+}
+
+/* NEEDS_CHECK (bit 13): only pcache_check --clear-needs-check-flag clears it. */
+int pcache_info_set_needs_check(struct pcache *c)
+{
+	return pcache_info_update(c, 0, PCACHE_CACHE_FLAGS_NEEDS_CHECK);
 }
 
 /*
@@ -277,18 +321,17 @@ void pcache_dirty_tail_persist(struct pcache *c, struct pcache_pos pos)
 }
 
 /*
- * Persist segment @seg's generation (the caller bumped it): the next
- * seg_gen replica, seq + 1, in the slot not holding the newest copy.
- * Only the invalidation of a segment whose last reference went calls
- * this, so two writers never meet.
+ * Persist generation @gen of segment @seg: the next seg_gen replica,
+ * seq + 1, in the slot not holding the newest copy.  Caller holds
+ * gen_lock (pcache_seg_invalidate()).
  */
-void pcache_seg_gen_persist(struct pcache *c, u32 seg)
+void pcache_seg_gen_persist(struct pcache *c, u32 seg, u64 gen)
 {
 	struct pcache_segment *s = &c->segs[seg];
 	struct pcache_cache_seg_gen rec = {};
 
 	rec.header.seq = ++s->gen_seq;
-	rec.gen = cpu_to_le64(s->gen);
+	rec.gen = cpu_to_le64(gen);
 	s->gen_slot = s->gen_slot == 0 ? 1 : 0;
 	pcache_meta_write(c->base + PCACHE_SEG_DEV_OFF(s->phys) +
 			  PCACHE_SEG_CTRL_OFF, sizeof(rec), s->gen_slot,

@@ -112,17 +112,32 @@ void pcache_seg_free(struct pcache *c, u32 seg)
  * index (GC purged them first) points into it.  The generation is bumped
  * and persisted before the segment can be handed out again, so anything
  * still naming the old generation is stale.  May run under a data head's
- * spinlock: nothing here sleeps.
+ * spinlock: nothing here sleeps (gen_lock is taken innermost).
  */
 void pcache_seg_put(struct pcache *c, u32 seg)
 {
+	if (!atomic_dec_and_test(&c->segs[seg].refs))
+		return;
+	pcache_seg_invalidate(c, seg);
+	pcache_seg_free(c, seg);
+}
+
+/*
+ * Bump a segment's generation: every key and extent naming the old one
+ * becomes stale.  The new generation is on media before it is in memory,
+ * so no key can be logged with a generation ahead of its segment's on
+ * media.  Besides freeing a segment, the invalidation of clean data uses
+ * this (write-around, the invalidate message): it drops every key of the
+ * segment, which is why it is only done when the cache holds nothing dirty.
+ */
+void pcache_seg_invalidate(struct pcache *c, u32 seg)
+{
 	struct pcache_segment *s = &c->segs[seg];
 
-	if (!atomic_dec_and_test(&s->refs))
-		return;
+	spin_lock(&c->gen_lock);
+	pcache_seg_gen_persist(c, seg, s->gen + 1);
 	WRITE_ONCE(s->gen, s->gen + 1);
-	pcache_seg_gen_persist(c, seg);
-	pcache_seg_free(c, seg);
+	spin_unlock(&c->gen_lock);
 }
 
 /*

@@ -20,6 +20,7 @@
  * The worker sleeps when dirty_tail reaches key_head; closing a kset
  * wakes it (pcache_wb_kick()).
  */
+#include <linux/delay.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -43,6 +44,7 @@ MODULE_PARM_DESC(writeback_hold,
 		 "Test feature: keep dirty data in the cache (no writeback)");
 
 static void pcache_wb_fn(struct work_struct *work);
+static unsigned long pcache_wb_throttle(struct pcache *c);
 
 int pcache_wb_init(struct pcache *c)
 {
@@ -127,14 +129,17 @@ void pcache_wb_stop(struct pcache *c)
  */
 static int pcache_wb_collect(struct pcache *c, struct pcache_pos head,
 			     struct pcache_pos *end, u32 *nr_keys,
-			     struct pcache_pos *at, const char **why)
+			     struct pcache_pos *at, const char **why,
+			     u64 *log_bytes)
 {
 	struct pcache_writeback *wb = &c->wb;
 	struct pcache_cache_kset_onmedia *ks = wb->kset;
 	struct pcache_pos pos = c->dirty_tail;
 	u32 n = 0, i, k, steps;
+	u64 budget = (u64)READ_ONCE(c->writeback_rate) << 20, data = 0;
 	int r;
 
+	*log_bytes = 0;
 	for (steps = 0; !pcache_pos_equal(pos, head) && steps < 64; steps++) {
 		*at = pos;
 		r = pcache_kset_read(c, pos, ks, why);
@@ -146,15 +151,19 @@ static int pcache_wb_collect(struct pcache *c, struct pcache_pos head,
 		if (le64_to_cpu(ks->flags) & PCACHE_KSET_FLAGS_LAST) {
 			pos.seg = le32_to_cpu(ks->next_cache_seg_id);
 			pos.off = 0;
+			*log_bytes += PCACHE_KSET_HEADER_SIZE;
 			continue;
 		}
 		k = le32_to_cpu(ks->key_num);
-		if (n + k > PCACHE_WB_KEYS_MAX)
+		/* With a rate cap, about one second of it per pass. */
+		if (n + k > PCACHE_WB_KEYS_MAX || (budget && n && data >= budget))
 			break;
+		*log_bytes += PCACHE_KSET_SIZE(k);
 		for (i = 0; i < k; i++) {
 			*why = pcache_key_decode(c, &ks->data[i], &wb->keys[n]);
 			if (*why)
 				return -EINVAL;
+			data += wb->keys[n].len;
 			n++;
 		}
 		pos.off += PCACHE_KSET_SIZE(k);
@@ -322,7 +331,7 @@ static struct bio *pcache_wb_bio_alloc(struct pcache *c, u32 first, u64 off)
 		 wb->pieces[i].off == wb->pieces[i - 1].off +
 				      wb->pieces[i - 1].len);
 	vecs = min_t(u32, vecs, BIO_MAX_VECS);
-	bio = bio_alloc_bioset(c->backing_dm->bdev, vecs, REQ_OP_WRITE,
+	bio = bio_alloc_bioset(c->backing_bdev, vecs, REQ_OP_WRITE,
 			       GFP_NOIO, &wb->bs);
 	bio->bi_iter.bi_sector = off >> SECTOR_SHIFT;
 	bio->bi_end_io = pcache_wb_endio;
@@ -388,7 +397,7 @@ static int pcache_wb_flush(struct pcache *c)
 
 	if (pcache_frozen())
 		return 0;
-	r = blkdev_issue_flush(c->backing_dm->bdev);
+	r = blkdev_issue_flush(c->backing_bdev);
 	if (!r)
 		pcache_persist_point();
 	return r;
@@ -412,10 +421,12 @@ static int pcache_wb_pass(struct pcache *c, struct pcache_pos head)
 	struct pcache_writeback *wb = &c->wb;
 	struct pcache_pos start = c->dirty_tail, end, at;
 	const char *why = NULL;
-	u32 nr_keys, bad_key;
+	u32 nr_keys, bad_key, i;
+	u64 log_bytes;
+	s64 dirty = 0;
 	int r;
 
-	r = pcache_wb_collect(c, head, &end, &nr_keys, &at, &why);
+	r = pcache_wb_collect(c, head, &end, &nr_keys, &at, &why, &log_bytes);
 	if (r) {
 		pcache_wb_damage(c, at, why, U32_MAX);
 		return r;
@@ -444,6 +455,15 @@ static int pcache_wb_pass(struct pcache *c, struct pcache_pos head)
 		wb->backoff_ms = 0;
 	}
 	pcache_dirty_tail_persist(c, end);
+	/* What replay and the write path counted, uncounted. */
+	wb->pass_bytes = 0;
+	for (i = 0; i < nr_keys; i++)
+		if (!(wb->keys[i].flags & PCACHE_KEY_FLAGS_CLEAN))
+			dirty += wb->keys[i].len;
+	for (i = 0; i < wb->nr_pieces; i++)
+		wb->pass_bytes += wb->pieces[i].len;
+	this_cpu_sub(c->stats->dirty_bytes, dirty);
+	WRITE_ONCE(wb->consumed, wb->consumed + log_bytes);
 	wake_up_all(&wb->advanced);
 	if (pcache_gc_due(c))
 		pcache_gc_kick(c);
@@ -458,7 +478,8 @@ static void pcache_wb_fn(struct work_struct *work)
 	struct pcache_pos head;
 	int r;
 
-	if (READ_ONCE(wb->stopped) || wb->broken || pcache_frozen())
+	if (READ_ONCE(wb->stopped) || wb->broken || pcache_frozen() ||
+	    !pcache_meta_rw(c))
 		return;
 	if (READ_ONCE(writeback_hold)) {
 		queue_delayed_work(c->wq, &wb->work, HZ);
@@ -481,5 +502,67 @@ static void pcache_wb_fn(struct work_struct *work)
 		queue_delayed_work(c->wq, &wb->work,
 				   msecs_to_jiffies(wb->backoff_ms));
 	else if (!r)
-		queue_delayed_work(c->wq, &wb->work, 0);
+		queue_delayed_work(c->wq, &wb->work, pcache_wb_throttle(c));
+}
+
+/*
+ * The writeback_rate cap (MiB/s, 0: none): after a pass that wrote B
+ * bytes, wait B / rate before the next one.
+ */
+static unsigned long pcache_wb_throttle(struct pcache *c)
+{
+	u32 rate = READ_ONCE(c->writeback_rate);
+
+	if (!rate || !c->wb.pass_bytes)
+		return 0;
+	return div64_u64((u64)c->wb.pass_bytes * HZ, (u64)rate << 20);
+}
+
+/*
+ * The flush message: close every kset, then wait until writeback has
+ * passed every kset written so far, that is every dirty byte written
+ * before the message is on the backing device and flushed there.  Returns
+ * early with -EINTR on a signal, -EIO when writeback fails or stops for
+ * good (damage, read-only metadata).
+ */
+int pcache_wb_flush_wait(struct pcache *c)
+{
+	struct pcache_writeback *wb = &c->wb;
+	u64 errors = pcache_wb_errors(c), target;
+	long left;
+	int r;
+
+	while (pcache_kset_close_all(c)) {
+		pcache_wb_kick(c);
+		pcache_gc_kick(c);
+		if (msleep_interruptible(100))
+			return -EINTR;
+		if (!pcache_meta_rw(c))
+			return -EIO;
+	}
+	spin_lock(&c->head_lock);
+	target = c->log_produced;
+	spin_unlock(&c->head_lock);
+	pcache_wb_kick(c);
+	for (;;) {
+		left = wait_event_interruptible_timeout(wb->advanced,
+				READ_ONCE(wb->consumed) >= target ||
+				wb->broken || !pcache_meta_rw(c), HZ);
+		if (left < 0)
+			return -EINTR;
+		if (READ_ONCE(wb->consumed) >= target)
+			break;
+		if (wb->broken || !pcache_meta_rw(c))
+			return -EIO;
+		if (pcache_wb_errors(c) != errors) {
+			pcache_err(c, "flush: writeback failed, dirty data stays in the cache");
+			return -EIO;
+		}
+	}
+	if (READ_ONCE(c->backing_written) && xchg(&c->backing_written, false)) {
+		r = blkdev_issue_flush(c->backing_bdev);
+		if (r)
+			return r;
+	}
+	return 0;
 }

@@ -21,7 +21,8 @@
  * to the *key log*, a chain of key segments from key_tail to key_head.
  * Every layout fact comes from <pcache/pcache_format.h>.
  *
- * Lock order: subtree -> kset -> key_head -> segment allocator.
+ * Lock order: subtree -> kset -> key_head -> segment allocator, and
+ * gen_lock innermost.
  * A data head lock is never held together with a subtree lock.
  *
  * Log pointers on media always satisfy key_tail <= dirty_tail <= key_head:
@@ -90,11 +91,43 @@ struct pcache_extent {
 		u64 gen;	/* generation the data was written under */
 		u64 fill_tag;	/* EMPTY placeholder: the miss that owns it */
 	};
+	/*
+	 * The whole key this extent was cut from (trimming and splitting
+	 * keep it), for the data CRC check of read hits: its data starts
+	 * at key_seg_off of the same segment and has key_len bytes.
+	 */
+	u32 key_seg_off;
+	u32 key_len;
+	u32 data_crc;
 };
 
 struct pcache_subtree {
 	spinlock_t lock;
 	struct rb_root root;
+	/*
+	 * Writes of this region in flight to the backing device only
+	 * (write-around): a read miss meanwhile is not cached, since it may
+	 * have read the data the write replaces.
+	 */
+	atomic_t writes_around;
+};
+
+/* Per-CPU statistics, summed for the status line. */
+struct pcache_stats {
+	u64 read_hits;
+	u64 read_misses;
+	u64 write_hits;
+	u64 write_misses;
+	/* + when a dirty key is logged, - when writeback passes it */
+	s64 dirty_bytes;
+	u64 crc_heals;		/* clean read hits that failed their CRC */
+};
+
+/* Metadata mode: what the cache may still write to the cache device. */
+enum pcache_meta_mode {
+	PCACHE_META_RW,		/* normal */
+	PCACHE_META_RO,		/* needs_check: no new keys, no metadata */
+	PCACHE_META_FAIL,	/* even read-only is unsafe: all I/O fails */
 };
 
 /* An in-memory kset: the on-media image being filled, closed as a whole. */
@@ -163,6 +196,12 @@ struct pcache_writeback {
 	bool broken;		/* damaged metadata: stopped for good */
 	atomic64_t errors;	/* failed passes (I/O errors, damage) */
 	wait_queue_head_t advanced;	/* woken when dirty_tail moves */
+	/*
+	 * Log bytes (ksets, LAST ksets) writeback has passed since load;
+	 * compared with pcache.log_produced by the flush message.
+	 */
+	u64 consumed;
+	u64 pass_bytes;		/* data bytes of the last pass (rate cap) */
 };
 
 struct pcache_gc {
@@ -176,14 +215,24 @@ struct pcache_gc {
 /* The table's options. */
 struct pcache_opts {
 	u32 cache_mode;
+	bool mode_given;	/* else the mode stored in cache_info */
 	bool data_crc;
+	int gc_percent;		/* -1: not given */
 };
 
+/*
+ * One cache, shared by the tables of its dm device during a live reload:
+ * the new table's target attaches to it, the old one's detaches
+ * (dm_pcache.c).
+ */
 struct pcache {
-	struct dm_target *ti;
+	struct dm_target *ti;		/* the live table's target */
 	const char *name;		/* dm device name, for messages */
-	struct dm_dev *cache_dm;
-	struct dm_dev *backing_dm;
+	struct mapped_device *md;
+	struct list_head list;		/* pcache_caches */
+	unsigned int refs;		/* targets using it (pcache_caches_lock) */
+	struct block_device *cache_bdev;
+	struct block_device *backing_bdev;
 	struct pcache_opts opts;
 
 	/* The cache device, mapped whole. */
@@ -240,6 +289,30 @@ struct pcache {
 	struct pcache_gc gc;
 
 	struct workqueue_struct *wq;
+
+	/*
+	 * Cache mode and health.  The I/O path reads them with READ_ONCE;
+	 * a write decides its policy inside an io_srcu read section, so a
+	 * mode switch can wait (synchronize_srcu()) for every write that
+	 * decided under the old mode.
+	 */
+	u32 mode;			/* PCACHE_CACHE_MODE_* */
+	bool cleaner;			/* write back, cache no new writes */
+	bool no_dirty;			/* invalidate: cache no dirty data */
+	u32 meta_mode;			/* enum pcache_meta_mode */
+	bool needs_check;		/* NEEDS_CHECK set in cache_info */
+	const char *fail_reason;
+	struct work_struct health_work;	/* persists NEEDS_CHECK */
+	bool backing_written;		/* a write reached the backing device */
+	bool index_diverged;		/* index dropped data media still shows */
+	u32 writeback_rate;		/* MiB/s, 0: unlimited */
+	u64 log_produced;		/* log bytes written (under head_lock) */
+	struct srcu_struct io_srcu;
+	bool srcu_ready;
+	struct mutex msg_lock;		/* mode switch, flush, invalidate */
+	spinlock_t gen_lock;		/* seg_gen updates */
+	struct pcache_stats __percpu *stats;
+	u8 __percpu *crc_bounce;	/* PAGE_SIZE per CPU: read-hit CRCs */
 };
 
 /* Per-bio state, in ti->per_io_data_size. */
@@ -255,6 +328,9 @@ struct pcache_bio {
 
 #define PCACHE_BIO_FLUSHED	BIT(0)	/* ksets closed for REQ_PREFLUSH */
 #define PCACHE_BIO_WRITTEN	BIT(1)	/* all data keyed */
+#define PCACHE_BIO_HIT		BIT(2)	/* a write met cached data */
+#define PCACHE_BIO_AROUND	BIT(3)	/* counted in writes_around */
+#define PCACHE_BIO_CLEAN	BIT(4)	/* write-through: keys are CLEAN */
 
 /* ---- helpers ---- */
 
@@ -272,6 +348,13 @@ static inline u32 pcache_crc_update(u32 crc, const void *p, size_t len)
 static inline u32 pcache_crc(const void *p, size_t len)
 {
 	return pcache_crc_update(PCACHE_CRC_SEED, p, len);
+}
+
+#define pcache_stat_inc(c, field)	this_cpu_inc((c)->stats->field)
+
+static inline bool pcache_meta_rw(struct pcache *c)
+{
+	return READ_ONCE(c->meta_mode) == PCACHE_META_RW;
 }
 
 static inline void *pcache_seg_data(struct pcache *c, u32 seg)
@@ -330,7 +413,7 @@ static __always_inline void pcache_fault_ack(void)
 }
 
 /* cache_dev.c */
-int pcache_dev_map(struct pcache *c, char **error);
+int pcache_dev_map(struct pcache *c, struct dm_dev *dev, char **error);
 void pcache_dev_unmap(struct pcache *c);
 void pcache_pmem_write(void *dst, const void *src, size_t len);
 void pcache_pmem_zero(void *dst, size_t len);
@@ -345,11 +428,13 @@ int pcache_sb_load_or_format(struct pcache *c, char **error);
 /* cache_meta.c */
 int pcache_meta_load(struct pcache *c, char **error);
 int pcache_info_set_gc_percent(struct pcache *c, u32 percent);
+int pcache_info_set_mode(struct pcache *c, u32 mode);
+int pcache_info_set_needs_check(struct pcache *c);
 u32 pcache_gc_percent(struct pcache *c);
 u32 pcache_info_flags(struct pcache *c);
 void pcache_key_tail_persist(struct pcache *c, struct pcache_pos pos);
 void pcache_dirty_tail_persist(struct pcache *c, struct pcache_pos pos);
-void pcache_seg_gen_persist(struct pcache *c, u32 seg);
+void pcache_seg_gen_persist(struct pcache *c, u32 seg, u64 gen);
 void pcache_meta_heal_all(struct pcache *c);
 
 /* cache_seg.c */
@@ -365,6 +450,7 @@ static inline void pcache_seg_get(struct pcache *c, u32 seg)
 
 void pcache_seg_put(struct pcache *c, u32 seg);
 void pcache_seg_free(struct pcache *c, u32 seg);
+void pcache_seg_invalidate(struct pcache *c, u32 seg);
 int pcache_data_alloc(struct pcache *c, u32 want, struct pcache_pos *pos,
 		      u32 *got);
 
@@ -377,9 +463,11 @@ struct pcache_extent *pcache_index_first(struct pcache_subtree *st, u64 off);
 struct pcache_extent *pcache_extent_next(struct pcache_extent *e);
 void pcache_index_erase(struct pcache_subtree *st, struct pcache_extent *e);
 bool pcache_index_needs_spare(struct pcache_subtree *st, u64 off, u32 len);
-void pcache_index_insert(struct pcache *c, struct pcache_subtree *st,
+bool pcache_index_insert(struct pcache *c, struct pcache_subtree *st,
 			 struct pcache_extent *new,
 			 struct pcache_extent **spare);
+int pcache_index_drop_range(struct pcache *c, u64 off, u64 len);
+void pcache_index_drop_all(struct pcache *c);
 int pcache_extent_cache_init(void);
 void pcache_extent_cache_exit(void);
 
@@ -401,6 +489,8 @@ int pcache_kset_read(struct pcache *c, struct pcache_pos pos,
 		     const char **why);
 void pcache_log_damage(struct pcache *c, const char *who,
 		       struct pcache_pos at, u32 key, const char *why);
+void pcache_metadata_failed(struct pcache *c, const char *why);
+void pcache_target_failed(struct pcache *c, const char *why);
 
 static inline bool pcache_pos_equal(struct pcache_pos a, struct pcache_pos b)
 {
@@ -414,6 +504,7 @@ void pcache_wb_start(struct pcache *c);
 void pcache_wb_stop(struct pcache *c);
 void pcache_wb_kick(struct pcache *c);
 u64 pcache_wb_errors(struct pcache *c);
+int pcache_wb_flush_wait(struct pcache *c);
 
 /* cache_gc.c */
 int pcache_gc_init(struct pcache *c);
@@ -431,5 +522,10 @@ int pcache_end_io(struct pcache *c, struct bio *bio, blk_status_t *err);
 void pcache_defer_fn(struct work_struct *work);
 void pcache_kick_deferred(struct pcache *c);
 bool pcache_writes_waiting(struct pcache *c);
+s64 pcache_dirty_bytes(struct pcache *c);
+u64 pcache_crc_heals(struct pcache *c);
+void pcache_stats_sum(struct pcache *c, struct pcache_stats *sum);
+int pcache_invalidate_all(struct pcache *c);
+void pcache_discard_range(struct pcache *c, u64 off, u64 len);
 
 #endif /* PCACHE_H */

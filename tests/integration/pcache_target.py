@@ -77,7 +77,9 @@ def remove(vm, name="pc"):
 # The status fields (man/pcache.7): upstream's nine, then ours.
 STATUS_FIELDS = ["sb_flags", "seg_total", "cache_segs", "segs_used", "gc_percent",
                  "cache_flags", "key_head", "dirty_tail", "key_tail",
-                 "writeback_errors"]
+                 "read_hits", "read_misses", "write_hits", "write_misses",
+                 "dirty_bytes", "writeback_errors", "cache_mode", "metadata_mode",
+                 "needs_check"]
 
 
 def status(vm, name="pc"):
@@ -88,6 +90,11 @@ def status(vm, name="pc"):
 def status_of(vm, name="pc"):
     """The status fields by name (STATUS_FIELDS)."""
     return dict(zip(STATUS_FIELDS, status(vm, name)))
+
+
+def message(vm, text, name="pc", check=True):
+    """dmsetup message NAME 0 TEXT; returns the Result."""
+    return vm.run(f"dmsetup message {name} 0 {text}", check=check, timeout=600)
 
 
 def set_param(vm, param, value):

@@ -42,8 +42,10 @@ def cache(vm):
 
 def test_fresh_cache_status_and_table(vm, cache):
     # sb_flags 0, 63 segments, 1 in use (the first key segment), gc 70,
-    # flags INIT_DONE | gc 70 << 6, empty log at 0:0, no writeback errors.
-    assert status(vm) == ["0", "63", "63", "1", "70", "1182", "0:0", "0:0", "0:0", "0"]
+    # flags INIT_DONE | gc 70 << 6, empty log at 0:0; no I/O yet, nothing
+    # dirty, no writeback errors, writeback mode, metadata rw, no needs_check.
+    assert status(vm) == ["0", "63", "63", "1", "70", "1182", "0:0", "0:0", "0:0",
+                          "0", "0", "0", "0", "0", "0", "writeback", "rw", "-"]
     table = vm.run("dmsetup table pc").stdout.split()
     pmem_dev = vm.run(f"stat -L -c '%t:%T' {PMEM}").stdout.strip().split(":")
     vda_dev = vm.run(f"stat -L -c '%t:%T' {BACKING}").stdout.strip().split(":")
@@ -214,7 +216,7 @@ def test_gc_percent_message_is_persisted(vm, cache):
     for bad in ["91", "256", "abc", "5x", ""]:
         assert vm.run(f"dmsetup message pc 0 gc_percent {bad}", check=False).rc != 0
     assert vm.run("dmsetup message pc 0 gc_percent", check=False).rc != 0
-    assert vm.run("dmsetup message pc 0 flush", check=False).rc != 0
+    assert vm.run("dmsetup message pc 0 frobnicate", check=False).rc != 0
     assert status(vm)[4] == "0"
     remove(vm)
     create(vm, f"{PMEM} {BACKING}")
