@@ -222,7 +222,7 @@ class VM:
             "-no-reboot",
         ]
         for i, path in enumerate(self.disk_paths):
-            cmd += ["-drive", f"file={path},if=virtio,format=raw,cache=none,id=disk{i}"]
+            cmd += ["-drive", f"file={path},if=virtio,format=raw,cache=none,discard=unmap,id=disk{i}"]
         if shell:
             cmd += ["-serial", "mon:stdio"]
         else:
