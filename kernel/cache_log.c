@@ -452,11 +452,17 @@ nomem:
 }
 
 /*
- * rp->pos holds a kset whose magic is right but whose CRC is not.  At the
- * end of the log that is a torn kset write (the terminator behind it was
- * made durable first, so nothing valid follows).  When a valid kset
- * follows it, it is damage in the middle of the log.  Returns the size
- * of the damaged kset, or 0 for the end of the log.
+ * rp->pos holds a kset whose magic is right but whose CRC is not, and the
+ * log must go on (dirty_tail is still ahead, or needs_check says something
+ * went wrong).  When its key_num is sane and a valid kset (or dirty_tail)
+ * follows it, it is damage in the middle of the log: returns its size.
+ * Otherwise 0: the end of the log.
+ *
+ * At or after dirty_tail on a cache without needs_check, a kset failing
+ * its CRC is always the end of the log, as upstream reads it: a power cut
+ * can tear a kset written over an older one of a reused key segment so
+ * that its first words are still the old ones, and an old valid kset then
+ * follows it.
  */
 static u32 pcache_replay_damaged_size(struct pcache_replay *rp)
 {
@@ -478,7 +484,8 @@ static u32 pcache_replay_damaged_size(struct pcache_replay *rp)
 	    PCACHE_SEG_DATA_SIZE)
 		return 0;
 	next.off += PCACHE_KSET_SIZE(n);
-	if (pcache_kset_read(c, next, rp->kset, &why))
+	if (!pcache_pos_equal(next, c->dirty_tail) &&
+	    pcache_kset_read(c, next, rp->kset, &why))
 		return 0;
 	return PCACHE_KSET_SIZE(n);
 }
@@ -500,11 +507,13 @@ static int pcache_replay_kset(struct pcache_replay *rp)
 		return r;
 	}
 	if (r) {
+		if (rp->dirty_part && !c->needs_check)
+			return 1;
 		size = pcache_replay_damaged_size(rp);
 		if (!size)
 			return 1;
 		if (rp->dirty_part) {
-			pcache_err(c, "key log: kset at %u:%u (at or after dirty_tail %u:%u) fails its CRC and valid ksets follow",
+			pcache_err(c, "key log: needs_check is set and the kset at %u:%u (at or after dirty_tail %u:%u) fails its CRC, valid ksets following",
 				   rp->pos.seg, rp->pos.off, c->dirty_tail.seg,
 				   c->dirty_tail.off);
 			*rp->error = "Damaged kset in the dirty part of the key log: run pcache_check and pcache_repair";
