@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -102,27 +103,67 @@ private:
 	std::optional<uint64_t> first_;
 };
 
+// The kernel can write the cache back only with read-write metadata and
+// no needs_check flag; otherwise the offline path runs pcache_check first
+// (which says whether the cache needs a repair).
+bool can_clean_online(const volume &v)
+{
+	auto target = dm::target_version("pcache");
+	if (!target || !target->at_least(pcache_interface_1_1.major, pcache_interface_1_1.minor,
+					 pcache_interface_1_1.patch))
+		return false;
+	auto st = live_status(v);
+	return !st.failed && st.extended && !st.extended->metadata_read_only && !st.extended->needs_check;
+}
+
+// How long the cleaner may go without writing a byte back while the
+// kernel counts new writeback errors, before detach gives up.
+constexpr auto stalled_writeback_limit = std::chrono::seconds(30);
+
 // Online: the cleaner writes everything back while the volume stays up.
-// Ctrl-C turns the cleaner off again and leaves the volume as it was.
+// Ctrl-C, or a writeback that only fails, turns the cleaner off again
+// and leaves the volume as it was.
 void clean_online(const context &ctx, const volume &v)
 {
 	send_message(v, "cleaner on");
+	auto give_up = [&](const std::string &why) {
+		send_message(v, "cleaner off");
+		throw std::runtime_error(why);
+	};
 	writeback_progress progress(v.full_name() + ": writing back", !ctx.quiet);
+	std::optional<uint64_t> least_dirty, errors_then;
+	auto last_progress = std::chrono::steady_clock::now();
 	for (;;) {
 		auto st = live_status(v);
-		if (st.failed || !st.extended) {
-			send_message(v, "cleaner off");
-			throw std::runtime_error(v.full_name() + ": the cache " +
-						 (st.failed ? "has failed (status Fail)" : "reports no dirty bytes") +
-						 "; cannot write it back");
-		}
-		progress.update(st.extended->dirty_bytes);
-		if (st.extended->dirty_bytes == 0)
+		if (st.failed || !st.extended)
+			give_up(v.full_name() + ": the cache " +
+				(st.failed ? "has failed (status Fail)" : "reports no dirty bytes") +
+				"; cannot write it back");
+		const auto &x = *st.extended;
+		if (x.metadata_read_only || x.needs_check)
+			give_up(v.full_name() + ": the cache metadata became " +
+				(x.needs_check ? "needs_check" : "read-only") +
+				" during the writeback; nothing was detached (see the kernel log, then "
+				"lvpcache deactivate " + v.full_name() + " and lvpcache check " + v.full_name() + ")");
+		progress.update(x.dirty_bytes);
+		if (x.dirty_bytes == 0)
 			break;
+		auto now = std::chrono::steady_clock::now();
+		if (!least_dirty || x.dirty_bytes < *least_dirty) {
+			least_dirty = x.dirty_bytes;
+			errors_then = x.writeback_errors;
+			last_progress = now;
+		} else if (x.writeback_errors > *errors_then && now - last_progress > stalled_writeback_limit) {
+			progress.finish();
+			give_up(v.full_name() + ": writing back to the origin " + v.vg + "/" + v.origin_name() +
+				" fails (" + std::to_string(x.writeback_errors - *errors_then) +
+				" writeback errors, no progress for " +
+				std::to_string(stalled_writeback_limit.count()) +
+				" s); nothing was detached and the volume stays cached (see the kernel log)");
+		}
 		if (interrupted) {
 			progress.finish();
-			send_message(v, "cleaner off");
-			throw std::runtime_error(interrupted_message(v, true));
+			give_up(interrupted_message(v, true));
 		}
 		std::this_thread::sleep_for(std::chrono::milliseconds(200));
 	}
@@ -329,9 +370,7 @@ int run_detach(int argc, char **argv)
 							 std::to_string(di.open_count) +
 							 " times): unmount it first; detach replaces the pcache "
 							 "device by the origin");
-			auto target = dm::target_version("pcache");
-			if (target && target->at_least(pcache_interface_1_1.major, pcache_interface_1_1.minor,
-							  pcache_interface_1_1.patch))
+			if (can_clean_online(v))
 				clean_online(ctx, v);
 			remove_device(v);	// the components stay up for the offline check
 		}

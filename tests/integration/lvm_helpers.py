@@ -86,6 +86,12 @@ def dm_status_fields(vm, name):
     return vm.run(f"dmsetup status {name}").stdout.split()[3:]
 
 
+def target_version(vm):
+    """The loaded pcache target's version, as a tuple: (1, 0, 0)."""
+    out = vm.run("dmsetup targets | awk '$1 == \"pcache\" {print $2}'").stdout.strip()
+    return tuple(int(x) for x in out.lstrip("v").split("."))
+
+
 def write_file_pattern(vm, dev, offset, length, seed):
     """Writes a reproducible pattern with O_DIRECT + O_DSYNC (FUA: durable
     when the call returns); returns its sha256."""
