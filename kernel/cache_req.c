@@ -116,7 +116,7 @@ static void pcache_key_fill(struct pcache_cache_key_onmedia *k,
 {
 	k->off = cpu_to_le64(e->off);
 	k->len = cpu_to_le32(e->len);
-	k->flags = cpu_to_le32(e->flags);
+	k->flags = cpu_to_le32(e->flags & ~PCACHE_EXTENT_CRC_OK);
 	k->cache_seg_id = cpu_to_le32(e->seg);
 	k->cache_seg_off = cpu_to_le32(e->seg_off);
 	k->seg_gen = cpu_to_le64(e->gen);
@@ -554,7 +554,9 @@ static int pcache_copy_from_pmem(struct bio *bio, u32 skip, const void *src,
  * data_crc: check the CRC of the whole key @e was cut from, read from pmem
  * with machine-check safe copies through this CPU's bounce page (the
  * subtree lock is held: no preemption).  0: good; -EILSEQ: mismatch;
- * -EIO: media error.
+ * -EIO: media error.  Done on the first hit of each extent after its key
+ * entered the index (write, fill or load): a key may be megabytes long
+ * and checking it on every 4 KiB hit would cost that much each time.
  */
 static int pcache_hit_crc_check(struct pcache *c, struct pcache_extent *e)
 {
@@ -611,8 +613,10 @@ static int pcache_read_hits(struct pcache *c, struct pcache_subtree *st,
 	int r = 0;
 
 	for (;;) {
-		if (crc) {
+		if (crc && !(e->flags & PCACHE_EXTENT_CRC_OK)) {
 			r = pcache_hit_crc_check(c, e);
+			if (!r)
+				e->flags |= PCACHE_EXTENT_CRC_OK;
 			if (r == -EILSEQ && (e->flags & PCACHE_KEY_FLAGS_CLEAN)) {
 				/*
 				 * A clean copy is on the backing device:

@@ -101,6 +101,12 @@ struct pcache_extent {
 	u32 data_crc;
 };
 
+/*
+ * In-memory extent flag, never on media: the data CRC of the extent's key
+ * was checked on a read hit (data_crc), so later hits skip the check.
+ */
+#define PCACHE_EXTENT_CRC_OK	(1U << 31)
+
 struct pcache_subtree {
 	spinlock_t lock;
 	struct rb_root root;
