@@ -82,7 +82,7 @@ crash-test: deps
 	@PCACHE_CRASH=full $(PYTHON) -m pytest tests/integration/test_crash_points.py -ra $(PYTEST_ARGS)
 
 # Sustained load: 10x a 1 GiB cache, random 4 KiB and sequential 1 MiB, over
-# a dm-delay origin (make check writes 3x a 576 MiB cache).  Report:
+# a dm-delay origin (make check: random 16 KiB, 1.25x a 576 MiB cache).  Report:
 # build/soak-report/report.md.
 soak: deps
 	@$(MAKE) --no-print-directory all
