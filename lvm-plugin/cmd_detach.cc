@@ -8,6 +8,7 @@
 #include "process.h"
 #include "transaction.h"
 #include "values.h"
+#include "writeback_watch.h"
 
 #include <atomic>
 #include <chrono>
@@ -127,12 +128,15 @@ void clean_online(const context &ctx, const volume &v)
 {
 	send_message(v, "cleaner on");
 	auto give_up = [&](const std::string &why) {
-		send_message(v, "cleaner off");
+		try {
+			send_message(v, "cleaner off");
+		} catch (const std::exception &e) {
+			throw std::runtime_error(why + "; turning the cleaner off failed too: " + e.what());
+		}
 		throw std::runtime_error(why);
 	};
 	writeback_progress progress(v.full_name() + ": writing back", !ctx.quiet);
-	std::optional<uint64_t> least_dirty, errors_then;
-	auto last_progress = std::chrono::steady_clock::now();
+	writeback_watch watch(stalled_writeback_limit);
 	for (;;) {
 		auto st = live_status(v);
 		if (st.failed || !st.extended)
@@ -148,16 +152,10 @@ void clean_online(const context &ctx, const volume &v)
 		progress.update(x.dirty_bytes);
 		if (x.dirty_bytes == 0)
 			break;
-		auto now = std::chrono::steady_clock::now();
-		if (!least_dirty || x.dirty_bytes < *least_dirty) {
-			least_dirty = x.dirty_bytes;
-			errors_then = x.writeback_errors;
-			last_progress = now;
-		} else if (x.writeback_errors > *errors_then && now - last_progress > stalled_writeback_limit) {
+		if (watch.stalled(x.dirty_bytes, x.writeback_errors, std::chrono::steady_clock::now())) {
 			progress.finish();
 			give_up(v.full_name() + ": writing back to the origin " + v.vg + "/" + v.origin_name() +
-				" fails (" + std::to_string(x.writeback_errors - *errors_then) +
-				" writeback errors, no progress for " +
+				" fails (" + std::to_string(watch.new_errors()) + " writeback errors, no progress for " +
 				std::to_string(stalled_writeback_limit.count()) +
 				" s); nothing was detached and the volume stays cached (see the kernel log)");
 		}
