@@ -68,6 +68,16 @@ def test_status_json_matches_the_kernel(vm):
     assert [format(k["sb_flags"], "x"), str(k["seg_total"]), str(k["cache_segs"]),
             str(k["segs_used"]), str(k["gc_percent"]), format(k["cache_flags"], "x"),
             k["key_head"], k["dirty_tail"], k["key_tail"]] == fields[:9]
+    # What follows upstream's nine: writeback_errors alone (pcache 1.0.0),
+    # or issue 6's nine (pcache 1.1.0).
+    if len(fields) == 10:
+        assert str(k["writeback_errors"]) == fields[9]
+    else:
+        assert len(fields) == 18
+        assert [str(k["read_hits"]), str(k["read_misses"]), str(k["write_hits"]),
+                str(k["write_misses"]), str(k["dirty_bytes"]), str(k["writeback_errors"]),
+                k["mode"], k["metadata_mode"], "needs_check" if k["needs_check"] else "-"] == fields[9:]
+        assert row["dirty_bytes"] == k["dirty_bytes"]
     assert row["vg"] == VG and row["lv"] == "data" and row["origin"] == "data_pcorig"
     assert row["cachevol"] == "data_pcvol" and row["active"] is True
     assert row["origin_size"] == 256 * MIB and row["cache_size"] == 600 * MIB
@@ -85,7 +95,7 @@ def test_set_changes_live_and_stored_settings(vm):
     assert "pcache.gc_percent=40" in tags.split(",")
     if target_version(vm) < (1, 1, 0):
         # pcache 1.0 has no cache_mode message: refused, nothing changed
-        # (lvm_needs_issue6.py tests the switch itself).
+        # (test_lvm_modes.py tests the switch itself).
         r = lvpcache(vm, "set --cachemode writethrough vg/data", check=False)
         assert r.rc == 1
         assert ("the loaded pcache module (1.0.0) does not support the 'cache_mode' message"

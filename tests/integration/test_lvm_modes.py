@@ -1,14 +1,7 @@
-"""lvpcache features that need issue 6's target interface (pcache >= 1.1.0):
-cache modes other than writeback, the cache_mode / writeback_rate /
-cleaner / flush messages, and the extended status.
-
-NOT collected by `make check` (the name does not match test_*.py): with
-pcache 1.0.0 these tests fail, by design, on the version check of the
-first test.  Run them once issue 6 has landed:
-
-    /usr/bin/python3 -m pytest tests/integration/lvm_needs_issue6.py -v
-
-then rename the file to test_lvm_issue6.py so that make check runs it."""
+"""lvpcache with the interface of pcache 1.1.0 (issue 6): cache modes other
+than writeback, the cache_mode / writeback_rate / cleaner / flush
+messages, and the extended status.  The first test fails, saying so, on an
+older target.  One VM; the tests run in order."""
 
 import hashlib
 import json
