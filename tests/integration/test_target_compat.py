@@ -100,7 +100,8 @@ def round_trip(vm, dev):
 def test_upstream_fresh_cache(vm, tmp_path):
     dev = load_vector(vm, "a-fresh-nocrc", tmp_path)
     # README: "0 63 63 1 70 1182 0:0 0:0 0:0" before removal.
-    assert status(vm) == ["0", "63", "63", "1", "70", "1182", "0:0", "0:0", "0:0", "0"]
+    assert status(vm) == ["0", "63", "63", "1", "70", "1182", "0:0", "0:0", "0:0",
+                          "0", "0", "0", "0", "0", "0", "writeback", "rw", "-"]
     assert read_sha(vm, dev, 0, 64 * MIB) == hashlib.sha256(bytes(64 * MIB)).hexdigest()
     round_trip(vm, dev)
 
@@ -114,7 +115,11 @@ def test_upstream_cache_with_dirty_writes(vm, tmp_path):
     # zero in the vectors) holds the content upstream's cache held.
     st = status(vm)
     assert st[:7] == ["0", "63", "63", "2", "70", "1182", "0:82328"]
-    assert st[8:] == ["0:0", "0"]
+    assert st[8] == "0:0"
+    # Nothing read or written yet; upstream's writes are dirty bytes to
+    # write back; no errors, writeback, rw, no needs_check.
+    assert st[9:13] == ["0", "0", "0", "0"] and int(st[13]) > 0
+    assert st[14:] == ["0", "writeback", "rw", "-"]
     assert read_sha(vm, dev, 0, 64 * MIB) == C_WRITES_SHA
     st = wait_clean(vm)          # the read above added CLEAN keys (fills)
     assert st["dirty_tail"] == st["key_head"]

@@ -141,6 +141,17 @@ def test_good_messages(vm, cache):
         message(vm, f"cache_mode {mode}")
         assert status_of(vm)["cache_mode"] == mode
         assert vm.run("dmsetup table pc").stdout.split()[-3] == mode
+    # Stored in cache_info bits 2..5 (passthrough = 4); the image passes
+    # pcache_check's upstream reader rules, and a table without options
+    # loads the stored mode.
+    message(vm, "cache_mode passthrough")
+    assert int(status_of(vm)["cache_flags"], 16) >> 2 & 0xF == 4
+    remove(vm)
+    pcache_check(vm, PMEM)
+    create(vm, f"{PMEM} {BACKING}")
+    assert status_of(vm)["cache_mode"] == "passthrough"
+    message(vm, "cache_mode writeback")
+    assert int(status_of(vm)["cache_flags"], 16) >> 2 & 0xF == 0
 
 
 # ---- modes ----
