@@ -1,14 +1,18 @@
 """lvpcache end to end in the VM: a pcache volume over a virtio-disk LV with
 its cache LV on /dev/pmem0, through create, I/O with verification,
-deactivate/activate, a power cut, check, set, detach and uncache.  The
-tests run in order and share one VM (one boot plus the power cut)."""
+deactivate/activate, a power cut, check, set, detach and uncache; then a
+second volume through pcache 1.1.0's cache modes, settings and an
+interrupted detach.  The tests run in order and share one VM (one boot
+plus the power cut)."""
 
+import hashlib
 import json
+import time
 
 import pytest
 
 from harness.vm import REPO
-from lvm_helpers import (MIB, dm_devices, dm_status_fields, lvm, lvm_vm, lvpcache, lvs, pattern_sha,
+from lvm_helpers import (LVPCACHE, MIB, dm_devices, dm_status_fields, lvm, lvm_vm, lvpcache, lvs, pattern_sha,
                          read_sha, setup_guest, target_version, write_file_pattern)
 
 VG = "vg"
@@ -95,7 +99,7 @@ def test_set_changes_live_and_stored_settings(vm):
     assert "pcache.gc_percent=40" in tags.split(",")
     if target_version(vm) < (1, 1, 0):
         # pcache 1.0 has no cache_mode message: refused, nothing changed
-        # (test_lvm_modes.py tests the switch itself).
+        # (the pcache 1.1.0 tests below test the switch itself).
         r = lvpcache(vm, "set --cachemode writethrough vg/data", check=False)
         assert r.rc == 1
         assert ("the loaded pcache module (1.0.0) does not support the 'cache_mode' message"
@@ -184,3 +188,103 @@ def test_detach_uncache_writes_every_byte_back_to_the_origin(vm):
     assert read_sha(vm, "/dev/vg/data", 128 * MIB, 4 * MIB) == sha
     assert read_sha(vm, "/dev/vg/data", 64 * MIB, 4 * MIB) == pattern_sha(7, 4 * MIB)
     vm.run(FIO + " --verify_only", timeout=600)
+
+# pcache 1.1.0's interface (issue 6), on a second volume, vg/wt, in the same
+# VM: cache modes other than writeback, the cache_mode / writeback_rate /
+# cleaner / flush messages, and the extended status.
+
+
+def status(vm):
+    (row,) = json.loads(lvpcache(vm, "status --json").stdout)["pcache_volumes"]
+    return row
+
+
+def test_the_target_has_the_1_1_interface(vm):
+    version = target_version(vm)
+    assert version >= (1, 1, 0), f"pcache target {version}: the tests below need pcache >= 1.1.0"
+
+
+def test_create_in_writethrough_mode(vm):
+    lvpcache(vm, f"create -L 256M -n wt --cachedevice /dev/pmem0 --cachesize 600M "
+                 f"--cachemode writethrough {VG} /dev/vda")
+    assert vm.run("dmsetup table vg-wt").stdout.split()[-3] == "writethrough"
+    assert "pcache.cache_mode=writethrough" in lvs(vm, VG)["wt_pcorig"]["lv_tags"].split(",")
+    sha = write_file_pattern(vm, "/dev/vg/wt", 0, 1 * MIB, seed=1)
+    # Writethrough: the origin has it at once, and nothing is dirty.
+    assert read_sha(vm, "/dev/mapper/vg-wt_pcorig", 0, 1 * MIB) == sha
+    row = status(vm)
+    assert row["cache_mode"] == "writethrough" and row["dirty_bytes"] == 0
+
+
+def test_status_json_has_the_extended_fields(vm):
+    read_sha(vm, "/dev/vg/wt", 0, 1 * MIB)           # hits
+    read_sha(vm, "/dev/vg/wt", 32 * MIB, 1 * MIB)    # misses
+    row = status(vm)
+    fields = dm_status_fields(vm, "vg-wt")
+    assert len(fields) == 18
+    k = row["kernel"]
+    assert [str(k["read_hits"]), str(k["read_misses"]), str(k["write_hits"]),
+            str(k["write_misses"]), str(k["dirty_bytes"]), str(k["writeback_errors"]),
+            k["mode"], k["metadata_mode"], "needs_check" if k["needs_check"] else "-"] == fields[9:]
+    assert k["read_hits"] > 0 and k["read_misses"] > 0
+    assert row["read_hit_percent"] == pytest.approx(
+        100 * k["read_hits"] / (k["read_hits"] + k["read_misses"]))
+    assert row["health"] == "ok"
+
+
+def test_set_cachemode_live_and_stored(vm):
+    lvpcache(vm, "set --cachemode writeback vg/wt")
+    sha = write_file_pattern(vm, "/dev/vg/wt", 4 * MIB, 1 * MIB, seed=2)
+    # Leaving writeback writes the dirty data back first (flush), then switches.
+    lvpcache(vm, "set --cachemode writearound vg/wt")
+    assert status(vm)["cache_mode"] == "writearound"
+    assert read_sha(vm, "/dev/mapper/vg-wt_pcorig", 4 * MIB, 1 * MIB) == sha
+    assert "pcache.cache_mode=writearound" in lvs(vm, VG)["wt_pcorig"]["lv_tags"].split(",")
+    lvpcache(vm, "deactivate vg/wt")
+    lvpcache(vm, "activate vg/wt")
+    assert vm.run("dmsetup table vg-wt").stdout.split()[-3] == "writearound"
+    lvpcache(vm, "set --cachemode writeback vg/wt")
+
+
+def test_writeback_rate_live_and_at_activation(vm):
+    lvpcache(vm, "set --writeback-rate 20 vg/wt")
+    assert "pcache.writeback_rate=20" in lvs(vm, VG)["wt_pcorig"]["lv_tags"].split(",")
+    lvpcache(vm, "deactivate vg/wt")
+    lvpcache(vm, "activate vg/wt")
+    assert status(vm)["writeback_rate"] == 20
+    lvpcache(vm, "set --writeback-rate 0 vg/wt")
+
+
+def test_detach_interrupted_leaves_the_volume_cached_then_continues(vm):
+    vm.run("echo Y > /sys/module/pcache/parameters/writeback_hold")
+    sha = write_file_pattern(vm, "/dev/vg/wt", 8 * MIB, 32 * MIB, seed=3)
+    assert status(vm)["dirty_bytes"] >= 32 * MIB
+    # The cap first: released uncapped, writeback would empty the cache
+    # in the seconds lvpcache set takes.
+    lvpcache(vm, "set --writeback-rate 1 vg/wt")      # slow enough to interrupt
+    vm.run("echo N > /sys/module/pcache/parameters/writeback_hold")
+    vm.run(f"LVM_SUPPRESS_FD_WARNINGS=1 {LVPCACHE} detach vg/wt > /tmp/detach.out 2>&1 & "
+           f"echo $! > /tmp/detach.pid; sleep 5; kill -INT $(cat /tmp/detach.pid); "
+           f"wait $(cat /tmp/detach.pid); echo $? > /tmp/detach.rc", timeout=120)
+    assert vm.run("cat /tmp/detach.rc").stdout.strip() == "1"
+    out = vm.run("cat /tmp/detach.out").stdout
+    assert "interrupted; nothing was detached and vg/wt is still active and cached" in out
+    row = status(vm)
+    assert row["active"] and row["cache_mode"] == "writeback"
+    assert {"wt", "wt_pcorig", "wt_pcvol"} <= set(lvs(vm, VG))
+    # The cleaner is off again: a write to an uncached region is cached
+    # (dirty; writeback held), not written around to the origin as the
+    # cleaner would.
+    vm.run("echo Y > /sys/module/pcache/parameters/writeback_hold")
+    write_file_pattern(vm, "/dev/vg/wt", 64 * MIB, 1 * MIB, seed=4)
+    assert read_sha(vm, "/dev/mapper/vg-wt_pcorig", 64 * MIB, 1 * MIB) == \
+        hashlib.sha256(bytes(1 * MIB)).hexdigest()
+    vm.run("echo N > /sys/module/pcache/parameters/writeback_hold")
+    lvpcache(vm, "set --writeback-rate 0 vg/wt")
+    started = time.monotonic()
+    r = lvpcache(vm, "detach vg/wt")
+    assert "pcache_writeback" not in r.stderr          # the kernel's cleaner did it
+    assert time.monotonic() - started < 240
+    assert set(lvs(vm, VG)) == {"data", "wt", "wt_pcvol"}
+    assert read_sha(vm, "/dev/vg/wt", 8 * MIB, 32 * MIB) == sha
+    assert read_sha(vm, "/dev/vg/wt", 64 * MIB, 1 * MIB) == pattern_sha(4, 1 * MIB)
