@@ -136,7 +136,7 @@ static int pcache_kset_close_locked(struct pcache *c, struct pcache_kset *ks)
 	spin_unlock(&c->head_lock);
 
 	ks->nr_keys = 0;
-	pcache_wb_kick(c);
+	pcache_wb_kset_closed(c);
 	return 0;
 }
 

@@ -18,7 +18,10 @@
  * writeback stops and says so (issue 6 turns this into needs_check).
  *
  * The worker sleeps when dirty_tail reaches key_head; closing a kset
- * wakes it (pcache_wb_kick()).
+ * wakes it (pcache_wb_kset_closed()).  It does not write back while the
+ * cache is busy and has room, though: writeback competes with the
+ * application's I/O for CPU and for the backing device, and data is as
+ * safe in pmem as on the disk.  pcache_wb_due() says when to go.
  */
 #include <linux/delay.h>
 #include <linux/moduleparam.h>
@@ -33,6 +36,12 @@
 #define PCACHE_WB_PIECES_MAX	(2 * PCACHE_WB_KEYS_MAX)
 #define PCACHE_WB_BACKOFF_MIN_MS	100
 #define PCACHE_WB_BACKOFF_MAX_MS	10000
+/* Writeback waits for this long without I/O before it starts on its own, */
+#define PCACHE_WB_QUIET_MS		500
+/* or until the cache is this full (percent of the segments in use), */
+#define PCACHE_WB_HIGH_PERCENT		50
+/* and never leaves dirty data behind for longer than this under load. */
+#define PCACHE_WB_MAX_DEFER_MS		30000
 
 /*
  * A test feature: hold writeback, so tests can build a cache full of
@@ -56,6 +65,7 @@ int pcache_wb_init(struct pcache *c)
 	init_waitqueue_head(&wb->advanced);
 	init_completion(&wb->done);
 	atomic64_set(&wb->errors, 0);
+	atomic_set(&wb->waiters, 0);
 	wb->kset = kvmalloc(PCACHE_KSET_ONMEDIA_SIZE_MAX, GFP_KERNEL);
 	wb->keys = kvmalloc_array(PCACHE_WB_KEYS_MAX, sizeof(*wb->keys),
 				  GFP_KERNEL);
@@ -93,17 +103,79 @@ u64 pcache_wb_errors(struct pcache *c)
 }
 
 /*
- * A kset was closed: wake an idle writeback.  Cheap when writeback is
- * busy (one read), as it is under load.
+ * Someone needs writeback now (writes wait for space, a flush, cleaner,
+ * suspend): run a pass at once, whatever pcache_wb_due() would say.  Not
+ * on the I/O path.
  */
 void pcache_wb_kick(struct pcache *c)
 {
 	struct pcache_writeback *wb = &c->wb;
 
+	if (READ_ONCE(wb->stopped))
+		return;
+	WRITE_ONCE(wb->kicked, true);
+	WRITE_ONCE(wb->idle, false);
+	mod_delayed_work(c->wq, &wb->work, 0);
+}
+
+/*
+ * A kset was closed: wake an idle writeback, which decides whether to
+ * write back now.  Called on the write path: one read when writeback is
+ * already awake, as it is under load.
+ */
+void pcache_wb_kset_closed(struct pcache *c)
+{
+	struct pcache_writeback *wb = &c->wb;
+
 	if (READ_ONCE(wb->idle) && !READ_ONCE(wb->stopped)) {
 		WRITE_ONCE(wb->idle, false);
-		mod_delayed_work(c->wq, &wb->work, 0);
+		queue_delayed_work(c->wq, &wb->work,
+				   msecs_to_jiffies(PCACHE_WB_QUIET_MS));
 	}
+}
+
+/* Reads and writes the target has seen, from its per-CPU statistics. */
+static u64 pcache_io_count(struct pcache *c)
+{
+	struct pcache_stats sum;
+
+	pcache_stats_sum(c, &sum);
+	return sum.read_hits + sum.read_misses + sum.write_hits +
+		sum.write_misses;
+}
+
+/*
+ * Should the worker write back now?  Yes when asked to (a kick, a flush
+ * waiting, cleaner mode, writes waiting for space), when space is
+ * getting short (GC is due, or PCACHE_WB_HIGH_PERCENT of the segments
+ * are in use), when the target saw no I/O for PCACHE_WB_QUIET_MS, or
+ * when it has put writeback off for PCACHE_WB_MAX_DEFER_MS.  Otherwise
+ * the application keeps the CPU and the backing device to itself.
+ */
+static bool pcache_wb_due(struct pcache *c)
+{
+	struct pcache_writeback *wb = &c->wb;
+	u64 io;
+
+	if (xchg(&wb->kicked, false) || atomic_read(&wb->waiters) ||
+	    READ_ONCE(c->cleaner) || pcache_writes_waiting(c) ||
+	    pcache_gc_due(c) ||
+	    pcache_segs_used(c) >= c->n_segs * PCACHE_WB_HIGH_PERCENT / 100)
+		goto due;
+	io = pcache_io_count(c);
+	if (wb->deferred_since && io == wb->last_io)
+		goto due;		/* a quiet period */
+	wb->last_io = io;
+	if (!wb->deferred_since) {
+		wb->deferred_since = jiffies;
+		return false;
+	}
+	if (time_before(jiffies, wb->deferred_since +
+			msecs_to_jiffies(PCACHE_WB_MAX_DEFER_MS)))
+		return false;
+due:
+	wb->deferred_since = 0;
+	return true;
 }
 
 void pcache_wb_start(struct pcache *c)
@@ -493,9 +565,16 @@ static void pcache_wb_fn(struct work_struct *work)
 	spin_lock(&c->head_lock);
 	head = c->key_head;
 	spin_unlock(&c->head_lock);
-	if (pcache_pos_equal(c->dirty_tail, head))
+	if (pcache_pos_equal(c->dirty_tail, head)) {
+		wb->deferred_since = 0;
 		return;
+	}
 	WRITE_ONCE(wb->idle, false);
+	if (!pcache_wb_due(c)) {
+		queue_delayed_work(c->wq, &wb->work,
+				   msecs_to_jiffies(PCACHE_WB_QUIET_MS));
+		return;
+	}
 
 	r = pcache_wb_pass(c, head);
 	if (r == -EIO)
@@ -525,7 +604,7 @@ static unsigned long pcache_wb_throttle(struct pcache *c)
  * early with -EINTR on a signal, -EIO when writeback fails or stops for
  * good (damage, read-only metadata).
  */
-int pcache_wb_flush_wait(struct pcache *c)
+static int __pcache_wb_flush_wait(struct pcache *c)
 {
 	struct pcache_writeback *wb = &c->wb;
 	u64 errors = pcache_wb_errors(c), target;
@@ -565,4 +644,15 @@ int pcache_wb_flush_wait(struct pcache *c)
 			return r;
 	}
 	return 0;
+}
+
+/* Writeback runs without pause while a flush waits (pcache_wb_due()). */
+int pcache_wb_flush_wait(struct pcache *c)
+{
+	int r;
+
+	atomic_inc(&c->wb.waiters);
+	r = __pcache_wb_flush_wait(c);
+	atomic_dec(&c->wb.waiters);
+	return r;
 }

@@ -208,6 +208,11 @@ struct pcache_writeback {
 	 */
 	u64 consumed;
 	u64 pass_bytes;		/* data bytes of the last pass (rate cap) */
+	/* When to write back: see pcache_wb_due() */
+	bool kicked;		/* asked for a pass now */
+	atomic_t waiters;	/* flush messages waiting */
+	u64 last_io;		/* I/O count at the last look */
+	unsigned long deferred_since;	/* jiffies; 0: not deferring */
 };
 
 struct pcache_gc {
@@ -509,6 +514,7 @@ void pcache_wb_exit(struct pcache *c);
 void pcache_wb_start(struct pcache *c);
 void pcache_wb_stop(struct pcache *c);
 void pcache_wb_kick(struct pcache *c);
+void pcache_wb_kset_closed(struct pcache *c);
 u64 pcache_wb_errors(struct pcache *c);
 int pcache_wb_flush_wait(struct pcache *c);
 
