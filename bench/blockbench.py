@@ -119,6 +119,17 @@ def bw_log_stalls(path):
     return max(0.0, longest), [round(kib_s, 1) for _, kib_s in samples]
 
 
+# slab_nomerge: otherwise SLUB folds pcache's extent cache into a generic
+# cache of the same size, and /proc/slabinfo cannot say how much memory
+# the index holds.  clocksource=tsc: without it the guest times with the
+# emulated HPET, whose every read is an MMIO exit served under QEMU's
+# global lock; fio and the block layer read the clock several times per
+# I/O, so the clock cost dominated (10-13 % of the guest's CPU samples)
+# and grew with any device emulation running in parallel, such as a
+# cache's own writeback.  Real machines time with the TSC.
+GUEST_KERNEL_ARGS = ["slab_nomerge", "clocksource=tsc", "tsc=reliable"]
+
+
 def run_target(vm, target, jobs, runtime, share):
     results = {"jobs": {}}
     dev = target.setup(vm)
@@ -203,11 +214,8 @@ def main(argv=None):
 
     pmem_size, origin_size = GIB, 4 * GIB
     with tempfile.TemporaryDirectory(prefix="pcache-bench-") as tmp:
-        # slab_nomerge: otherwise SLUB folds pcache's extent cache into a
-        # generic one of the same size and /proc/slabinfo cannot say how
-        # much memory the index holds (it showed 0 bytes).
         vm = VM(tmp, pmem_size=pmem_size, disks=[origin_size], name="bench",
-                kernel_args=["slab_nomerge"])
+                kernel_args=GUEST_KERNEL_ARGS)
         # Allocate the origin's host blocks up front for the same reason.
         subprocess.run(["fallocate", "-l", str(origin_size), str(vm.disk_paths[0])], check=True)
         with vm:
@@ -222,6 +230,7 @@ def main(argv=None):
             meta["pmem_bytes"] = vm.pmem_device_size
             meta["origin_bytes"] = origin_size
             meta["runtime_s"] = args.runtime
+            meta["guest_kernel_args"] = " ".join(GUEST_KERNEL_ARGS)
             print(f"bench: kernel {meta['kernel']}, {meta['qemu']}, {meta['fio']}", flush=True)
             results = {}
             for name in names:

@@ -83,7 +83,8 @@ def fmt(value):
 def markdown(meta, results, job_names):
     lines = ["# pcache benchmark", "",
              f"- date: {meta['date']}",
-             f"- kernel: {meta['kernel']} (guest), {meta['qemu']} (TCG, emulated CPU)",
+             f"- kernel: {meta['kernel']} (guest, `{meta.get('guest_kernel_args', '')}`), "
+             f"{meta['qemu']} (TCG, emulated CPU)",
              f"- {meta['fio']}; pmem {meta['pmem_bytes'] >> 20} MiB, origin "
              f"{meta['origin_bytes'] >> 20} MiB; {meta['runtime_s']} s per timed job",
              "",
