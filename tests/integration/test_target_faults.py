@@ -174,10 +174,16 @@ def test_backing_device_holds_a_prefix_at_every_flush(vm, delay_ms):
     vm.run(f"echo {delay_ms} > /sys/module/pcache/parameters/kset_close_delay_ms")
     try:
         create(vm, f"{PMEM} /dev/mapper/lw", backing="/dev/mapper/lw")
-        vm.run(f"python3 -c \"import sys; sys.path.insert(0, '{WORKLOADS}'); "
+        # A pause of 2 s after every third FLUSH: writeback starts when the
+        # cache is quiet (or full), so without pauses it would write
+        # everything back in one pass at the end, and check one FLUSH.
+        vm.run(f"python3 -c \"import sys, time; sys.path.insert(0, '{WORKLOADS}'); "
                f"import crash_driver as d, json; d.DEV = '/dev/mapper/pc'; "
                f"ops = [tuple(o) for o in json.load(open('{spec}'))['ops']]; "
-               "d.run_ops(ops, 0)\"", timeout=600)
+               "cuts = [i + 1 for i, o in enumerate(ops) if o[0] == 'F'][::3]; "
+               "starts = [0] + cuts; "
+               "[(d.run_ops(ops[a:b], a), time.sleep(2)) "
+               "for a, b in zip(starts, cuts + [len(ops)]) if a < b]\"", timeout=600)
         wait_clean(vm)
         remove(vm)
         vm.run("dmsetup remove lw")
