@@ -14,11 +14,10 @@ import subprocess
 import pytest
 
 from conftest import finish_vm, make_vm
-from harness.vm import REPO
+from harness.vectors import vectors_dir
 from pcache_target import (MIB, create, make_pattern, pcache_check, read_range,
                            read_sha, remove, status, wait_clean, write_pattern)
 
-VECTORS = REPO.parent / "shared" / "vectors" / "upstream-v6.18"
 TABLE = "/dev/pmem0 /dev/vda 4 cache_mode writeback data_crc false"
 DEVICE_SIZE = 1071644672
 C_WRITES_SHA = "c5740970c7dbacc577bed7a38981fb041f5634e4e37138f2f0bd4946b30f5623"
@@ -26,7 +25,7 @@ C_WRITES_SHA = "c5740970c7dbacc577bed7a38981fb041f5634e4e37138f2f0bd4946b30f5623
 
 def unpack(name, tmp_path):
     out = tmp_path / name
-    subprocess.run(["zstd", "-q", "-d", "--sparse", "-f", str(VECTORS / f"{name}.zst"),
+    subprocess.run(["zstd", "-q", "-d", "--sparse", "-f", str(vectors_dir() / f"{name}.zst"),
                     "-o", str(out)], check=True)
     return out
 

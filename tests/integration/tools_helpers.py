@@ -13,9 +13,10 @@ import struct
 import subprocess
 from pathlib import Path
 
+from harness.vectors import vectors_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "build" / "bin"
-VECTORS = Path("/work/shared/vectors/upstream-v6.18")
 
 MIB = 1 << 20
 SEG_SIZE = 16 * MIB
@@ -239,7 +240,7 @@ def dump(img, *args):
 
 def decompress_vector(name, dest_dir):
     """Decompresses a golden image (sparse) into dest_dir."""
-    src = VECTORS / f"{name}.img.zst"
+    src = vectors_dir() / f"{name}.img.zst"
     dest = Path(dest_dir) / f"{name}.img"
     if not dest.exists():
         subprocess.run(["zstd", "-q", "-d", "--sparse", "-f", str(src), "-o", str(dest)], check=True)
