@@ -47,8 +47,14 @@ unit-sanitize:
 	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target pcache_unit_tests lvpcache_unit_tests
 	@ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
+# Two workers (pytest-xdist), each taking whole test files so that a
+# module's shared VM stays in one worker: TCG guests keep one host core
+# busy at a time, and many tests wait on their guest, so two VMs side by
+# side nearly halve make check on the two-core machines it must fit.
+PYTEST_WORKERS ?= 2
 integration: all
-	@$(PYTHON) -m pytest tests/integration -ra $(PYTEST_ARGS)
+	@$(PYTHON) -m pytest tests/integration -ra -n $(PYTEST_WORKERS) --dist loadfile \
+		--durations=15 $(PYTEST_ARGS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
