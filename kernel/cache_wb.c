@@ -161,21 +161,21 @@ static bool pcache_wb_due(struct pcache *c)
 	    READ_ONCE(c->cleaner) || pcache_writes_waiting(c) ||
 	    pcache_gc_due(c) ||
 	    pcache_segs_used(c) >= c->n_segs * PCACHE_WB_HIGH_PERCENT / 100)
-		goto due;
+		return true;
 	io = pcache_io_count(c);
 	if (wb->deferred_since && io == wb->last_io)
-		goto due;		/* a quiet period */
+		return true;		/* a quiet period */
 	wb->last_io = io;
 	if (!wb->deferred_since) {
-		wb->deferred_since = jiffies;
+		wb->deferred_since = jiffies ?: 1;
 		return false;
 	}
-	if (time_before(jiffies, wb->deferred_since +
-			msecs_to_jiffies(PCACHE_WB_MAX_DEFER_MS)))
-		return false;
-due:
-	wb->deferred_since = 0;
-	return true;
+	/*
+	 * deferred_since stays set until writeback catches up with the log
+	 * (pcache_wb_fn()): once put off for too long, every pass is due.
+	 */
+	return time_after_eq(jiffies, wb->deferred_since +
+			     msecs_to_jiffies(PCACHE_WB_MAX_DEFER_MS));
 }
 
 void pcache_wb_start(struct pcache *c)
