@@ -215,14 +215,15 @@ static void pcache_kset_close_fn(struct work_struct *work)
 /* ---- replay ---- */
 
 /*
- * CRC of a key's payload, read with machine-check safe copies through
- * @bounce (PAGE_SIZE).  -EIO on a media error.
+ * CRC of @len bytes of segment @seg's data at @seg_off, read with
+ * machine-check safe copies through @bounce (PAGE_SIZE).  -EIO on a media
+ * error.  The caller has checked the range against the segment.
  */
-int pcache_key_data_crc(struct pcache *c, const struct pcache_key *key,
-			u8 *bounce, u32 *crc)
+int pcache_pmem_data_crc(struct pcache *c, u32 seg, u32 seg_off, u32 len,
+			 u8 *bounce, u32 *crc)
 {
-	const u8 *src = pcache_seg_data(c, key->seg) + key->seg_off;
-	u32 len = key->len, n, v = PCACHE_CRC_SEED;
+	const u8 *src = pcache_seg_data(c, seg) + seg_off;
+	u32 n, v = PCACHE_CRC_SEED;
 
 	while (len) {
 		n = min_t(u32, len, PAGE_SIZE);
@@ -234,6 +235,14 @@ int pcache_key_data_crc(struct pcache *c, const struct pcache_key *key,
 	}
 	*crc = v;
 	return 0;
+}
+
+/* CRC of a key's payload (see pcache_pmem_data_crc()). */
+int pcache_key_data_crc(struct pcache *c, const struct pcache_key *key,
+			u8 *bounce, u32 *crc)
+{
+	return pcache_pmem_data_crc(c, key->seg, key->seg_off, key->len,
+				    bounce, crc);
 }
 
 /*

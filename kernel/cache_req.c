@@ -564,19 +564,14 @@ static int pcache_copy_from_pmem(struct bio *bio, u32 skip, const void *src,
 
 static int pcache_hit_crc_check(struct pcache *c, struct pcache_extent *e)
 {
-	const u8 *src = pcache_seg_data(c, e->seg) + e->key_seg_off;
-	u8 *bounce = this_cpu_ptr(c->crc_bounce);
-	u32 left = e->key_len, n, v = PCACHE_CRC_SEED;
+	u32 crc;
+	int r;
 
-	while (left) {
-		n = min_t(u32, left, PAGE_SIZE);
-		if (pcache_copy_mc(bounce, src, n))
-			return -EIO;
-		v = pcache_crc_update(v, bounce, n);
-		src += n;
-		left -= n;
-	}
-	return v == e->data_crc ? 0 : -EILSEQ;
+	r = pcache_pmem_data_crc(c, e->seg, e->key_seg_off, e->key_len,
+				 this_cpu_ptr(c->crc_bounce), &crc);
+	if (r)
+		return r;
+	return crc == e->data_crc ? 0 : -EILSEQ;
 }
 
 /*

@@ -493,6 +493,8 @@ int pcache_replay(struct pcache *c, char **error);
 const char *pcache_key_decode(struct pcache *c,
 			      const struct pcache_cache_key_onmedia *k,
 			      struct pcache_key *key);
+int pcache_pmem_data_crc(struct pcache *c, u32 seg, u32 seg_off, u32 len,
+			 u8 *bounce, u32 *crc);
 int pcache_key_data_crc(struct pcache *c, const struct pcache_key *key,
 			u8 *bounce, u32 *crc);
 int pcache_kset_read(struct pcache *c, struct pcache_pos pos,
