@@ -240,6 +240,10 @@ static int pcache_info_update(struct pcache *c, u32 clear, u32 set)
 	flags = (le32_to_cpu(info.flags) & ~clear) | set;
 	if (flags == le32_to_cpu(info.flags))
 		goto out;
+	if (pcache_fault_info_fails()) {
+		r = -EIO;
+		goto out;
+	}
 	info.flags = cpu_to_le32(flags);
 	info.header.seq++;
 	c->info_slot = !c->info_slot;

@@ -19,6 +19,12 @@
  *                    which of its requests completed before the power cut
  *
  * Off, the hooks cost one patched-out jump each (a static key).
+ *
+ * Separately, fault_fail_info (bool) makes every cache_info update fail
+ * as if the pmem refused the store: the copy is not written and the
+ * update returns -EIO.  This is how the tests reach the Fail state
+ * (NEEDS_CHECK cannot be stored); cache_info is written only on rare
+ * events (messages, needs_check), so a plain flag is enough.
  */
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -33,6 +39,12 @@ static DEFINE_MUTEX(pcache_fault_lock);
 static unsigned int fault_freeze_at;
 static atomic_t fault_points = ATOMIC_INIT(0);
 static atomic_t fault_acked = ATOMIC_INIT(0);
+static bool fault_fail_info;
+
+bool pcache_fault_info_fails(void)
+{
+	return READ_ONCE(fault_fail_info);
+}
 
 void __pcache_fault_point(void)
 {
@@ -112,3 +124,6 @@ module_param_cb(fault_points, &fault_points_ops, NULL, 0444);
 MODULE_PARM_DESC(fault_points, "Persistence points counted since fault_freeze_at was set");
 module_param_cb(fault_acked, &fault_acked_ops, NULL, 0444);
 MODULE_PARM_DESC(fault_acked, "Write and flush bios acknowledged before the freeze");
+module_param(fault_fail_info, bool, 0644);
+MODULE_PARM_DESC(fault_fail_info,
+		 "Test feature: every cache_info update fails with -EIO (N: off)");

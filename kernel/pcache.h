@@ -397,6 +397,7 @@ DECLARE_STATIC_KEY_FALSE(pcache_fault_armed);
 extern bool pcache_fault_frozen;
 void __pcache_fault_point(void);
 void __pcache_fault_acked(void);
+bool pcache_fault_info_fails(void);
 
 /*
  * A persistence point: a pmem fence after a kset, data or replica write,

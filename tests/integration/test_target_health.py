@@ -14,6 +14,11 @@
   after pcache_repair it clears the flag and the cache loads read-write.
 - data_crc: a corrupted byte in a clean cached block is healed from the
   backing device; in a dirty block the read fails and needs_check is set.
+- Fail: when NEEDS_CHECK cannot be stored (the module parameter
+  fault_fail_info makes every cache_info update fail), a running target
+  fails every bio and its status is `Fail`; a load that finds damage and
+  cannot store NEEDS_CHECK is refused.  Nothing acknowledged is lost: the
+  cache loads again once cache_info can be written.
 """
 
 import pytest
@@ -31,6 +36,7 @@ LOG_START = 20480 + 12288       # logical segment 0 is physical 0 on a fresh cac
 def fresh(vm, opts=""):
     vm.load_module()
     set_param(vm, "writeback_hold", 0)
+    set_param(vm, "fault_fail_info", 0)
     vm.run("dmsetup remove pc 2>/dev/null || true")
     vm.run(f"dd if=/dev/zero of={PMEM} bs=4096 count=5 oflag=direct status=none")
     vm.run(f"dd if=/dev/zero of={BACKING} bs=1M count=32 oflag=direct status=none")
@@ -211,3 +217,63 @@ def test_data_crc_clean_hit_heals_dirty_hit_fails(vm):
     remove(vm)
     set_param(vm, "writeback_hold", 0)
     assert check(vm).rc == 1
+
+
+def test_fail_state_when_needs_check_cannot_be_stored(vm):
+    dev = fresh(vm)
+    set_param(vm, "writeback_hold", 1)                  # the data stays dirty
+    _, dirty = write4k(vm, dev, 0, 8, seed=30)
+    vm.run(f"sync {dev}")
+    # A metadata update fails (gc_percent is stored in cache_info), so the
+    # metadata turns read-only, and NEEDS_CHECK cannot be stored either.
+    set_param(vm, "fault_fail_info", 1)
+    vm.run("dmesg -C")
+    assert message(vm, "gc_percent 50", check=False).rc != 0
+    vm.run("for i in $(seq 300); do [ \"$(dmsetup status pc | cut -d' ' -f4-)\" = Fail ] "
+           "&& exit 0; sleep 0.1; done; dmsetup status pc; exit 1", timeout=60)
+    log = vm.run("dmesg").stdout
+    assert "needs_check could not be stored in cache_info: the target has failed" in log
+    # Every bio fails, hits and misses, reads and writes; so do messages.
+    assert not isinstance(read4k(vm, dev, 0, 8, check=False), str)
+    assert not isinstance(read4k(vm, dev, 1000, 1, check=False), str)
+    assert write4k(vm, dev, 2000, 1, seed=31, check=False)[0].rc != 0
+    assert message(vm, "flush", check=False).rc != 0
+    remove(vm)
+    # Nothing was damaged and nothing acknowledged is lost: once cache_info
+    # can be written again the cache checks clean and loads read-write,
+    # with the dirty data and the old gc_percent.
+    set_param(vm, "fault_fail_info", 0)
+    assert check(vm).rc == 0
+    create(vm, f"{PMEM} {BACKING}")
+    st = status_of(vm)
+    assert (st["metadata_mode"], st["needs_check"], st["gc_percent"]) == ("rw", "-", "70")
+    assert int(st["dirty_bytes"]) >= 8 * K4
+    assert read4k(vm, dev, 0, 8) == file_sha(vm, dirty)
+    set_param(vm, "writeback_hold", 0)
+    message(vm, "flush")
+    assert read4k(vm, BACKING, 0, 8) == file_sha(vm, dirty)
+    remove(vm)
+    assert check(vm).rc == 0
+
+
+def test_load_refused_when_needs_check_cannot_be_stored(vm):
+    dev = fresh(vm)
+    _, data = write4k(vm, dev, 0, 8, seed=40)
+    vm.run(f"sync {dev}")
+    message(vm, "flush")
+    remove(vm)
+    corrupt_kset_crc(vm, 0)                             # damage replay finds
+    set_param(vm, "fault_fail_info", 1)
+    vm.run("dmesg -C")
+    r = vm.run(f"dmsetup create pc --table '0 2097152 pcache {PMEM} {BACKING}'", check=False)
+    assert r.rc != 0
+    assert "Cannot store needs_check in cache_info" in vm.run("dmesg").stdout
+    vm.run("dmsetup remove pc 2>/dev/null || true")
+    # The refused load wrote nothing: with cache_info writable again, the
+    # load comes up read-only with needs_check, as the damage wants.
+    set_param(vm, "fault_fail_info", 0)
+    create(vm, f"{PMEM} {BACKING}")
+    st = status_of(vm)
+    assert (st["metadata_mode"], st["needs_check"]) == ("ro", "needs_check")
+    assert read4k(vm, dev, 0, 8) == file_sha(vm, data)
+    remove(vm)
