@@ -4,7 +4,7 @@ import json
 import subprocess
 from pathlib import Path
 
-PEERS = ["raw-pmem", "raw-origin", "dm-writecache", "bcache", "dm-cache"]
+PEERS = ["raw-pmem", "raw-origin", "dm-linear-pmem", "dm-writecache", "bcache", "dm-cache"]
 PCACHES = ["pcache-crc-off", "pcache-crc-on"]
 SEG_BYTES = 16 << 20
 

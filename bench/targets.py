@@ -70,6 +70,17 @@ class DmTarget(Target):
         vm.run(f"dmsetup remove {self.dm_name}", timeout=600)
 
 
+class DmLinearPmem(DmTarget):
+    """dm-linear straight onto /dev/pmem0: what device-mapper alone costs
+    (bio clone, map, completion), the floor under every dm target here."""
+    name = "dm-linear-pmem"
+    is_cache = False
+
+    def table(self, vm, sectors):
+        pmem = int(vm.run("blockdev --getsz /dev/pmem0").stdout)
+        return f"0 {pmem} linear /dev/pmem0 0"
+
+
 class DmWritecache(DmTarget):
     name = "dm-writecache"
 
@@ -164,6 +175,7 @@ class Pcache(DmTarget):
 ALL = {
     "raw-pmem": RawPmem,
     "raw-origin": RawOrigin,
+    "dm-linear-pmem": DmLinearPmem,
     "dm-writecache": DmWritecache,
     "bcache": Bcache,
     "dm-cache": DmCache,
