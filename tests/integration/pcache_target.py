@@ -162,10 +162,10 @@ def read_range(vm, dev, offset, length, dest):
            f"iflag=direct,skip_bytes,count_bytes status=none", timeout=300)
 
 
-def read_sha(vm, dev, offset, length):
+def read_sha(vm, dev, offset, length, timeout=300):
     return vm.run(f"dd if={dev} bs=1M skip={offset} count={length} "
                   f"iflag=direct,skip_bytes,count_bytes status=none | sha256sum",
-                  timeout=300).stdout.split()[0]
+                  timeout=timeout).stdout.split()[0]
 
 
 def file_sha(vm, path):
