@@ -18,7 +18,8 @@
  *                    (read only): a sequential workload learns from it
  *                    which of its requests completed before the power cut
  *
- * Off, the hooks cost one patched-out jump each (a static key).
+ * Off, the hooks cost one load of a read-mostly flag each (pcache.h says
+ * why not a static key).
  *
  * Separately, fault_fail_info (bool) makes every cache_info update fail
  * as if the pmem refused the store: the copy is not written and the
@@ -32,7 +33,7 @@
 
 #include "pcache.h"
 
-DEFINE_STATIC_KEY_FALSE(pcache_fault_armed);
+bool pcache_fault_armed __read_mostly;
 bool pcache_fault_frozen;
 
 static DEFINE_MUTEX(pcache_fault_lock);
@@ -79,12 +80,8 @@ static int fault_freeze_at_set(const char *val, const struct kernel_param *kp)
 	atomic_set(&fault_points, 0);
 	atomic_set(&fault_acked, 0);
 	WRITE_ONCE(pcache_fault_frozen, false);
-	if (n) {
-		WRITE_ONCE(fault_freeze_at, n);
-		static_branch_enable(&pcache_fault_armed);
-	} else {
-		static_branch_disable(&pcache_fault_armed);
-	}
+	WRITE_ONCE(fault_freeze_at, n);
+	WRITE_ONCE(pcache_fault_armed, n != 0);
 	mutex_unlock(&pcache_fault_lock);
 	return 0;
 }

@@ -36,7 +36,6 @@
 
 #include <linux/bio.h>
 #include <linux/device-mapper.h>
-#include <linux/jump_label.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rbtree.h>
@@ -393,7 +392,7 @@ static inline bool pcache_extent_stale(struct pcache *c,
 }
 
 /* fault.c: the crash tests' fault injection (see docs/target.md). */
-DECLARE_STATIC_KEY_FALSE(pcache_fault_armed);
+extern bool pcache_fault_armed;
 extern bool pcache_fault_frozen;
 void __pcache_fault_point(void);
 void __pcache_fault_acked(void);
@@ -401,26 +400,30 @@ bool pcache_fault_info_fails(void);
 
 /*
  * A persistence point: a pmem fence after a kset, data or replica write,
- * or a completed FLUSH of the backing device.  Costs one patched-out jump
- * unless fault injection is armed.
+ * or a completed FLUSH of the backing device.  Unless fault injection is
+ * armed this costs one load of a read-mostly flag and a branch predicted
+ * not taken.  Not a static key: the crash tests arm and disarm thousands
+ * of times per boot, and patching kernel text that often while writeback
+ * runs livelocked a vCPU under QEMU's TCG (a stale int3 at the patch site,
+ * re-executed forever).
  */
 static __always_inline void pcache_persist_point(void)
 {
-	if (static_branch_unlikely(&pcache_fault_armed))
+	if (unlikely(READ_ONCE(pcache_fault_armed)))
 		__pcache_fault_point();
 }
 
 /* After the freeze point every pmem store and backing write is dropped. */
 static __always_inline bool pcache_frozen(void)
 {
-	return static_branch_unlikely(&pcache_fault_armed) &&
+	return unlikely(READ_ONCE(pcache_fault_armed)) &&
 		READ_ONCE(pcache_fault_frozen);
 }
 
 /* A write or flush bio is about to be acknowledged. */
 static __always_inline void pcache_fault_ack(void)
 {
-	if (static_branch_unlikely(&pcache_fault_armed))
+	if (unlikely(READ_ONCE(pcache_fault_armed)))
 		__pcache_fault_acked();
 }
 
