@@ -413,11 +413,14 @@ static __always_inline void pcache_persist_point(void)
 		__pcache_fault_point();
 }
 
-/* After the freeze point every pmem store and backing write is dropped. */
+/*
+ * After the freeze point every pmem store and backing write is dropped.
+ * frozen is set only while armed and cleared by every (dis)arming, so it
+ * alone answers: one load, as for the other hooks.
+ */
 static __always_inline bool pcache_frozen(void)
 {
-	return unlikely(READ_ONCE(pcache_fault_armed)) &&
-		READ_ONCE(pcache_fault_frozen);
+	return unlikely(READ_ONCE(pcache_fault_frozen));
 }
 
 /* A write or flush bio is about to be acknowledged. */
