@@ -36,9 +36,11 @@
 #define PCACHE_WB_PIECES_MAX	(2 * PCACHE_WB_KEYS_MAX)
 #define PCACHE_WB_BACKOFF_MIN_MS	100
 #define PCACHE_WB_BACKOFF_MAX_MS	10000
-/* Writeback waits for this long without I/O before it starts on its own, */
-#define PCACHE_WB_QUIET_MS		500
-/* or until the cache is this full (percent of the segments in use), */
+/*
+ * Writeback waits for writeback_quiet_ms without I/O (PCACHE_WB_QUIET_MS
+ * unless the message changed it) before it starts on its own,
+ * or until the cache is this full (percent of the segments in use),
+ */
 #define PCACHE_WB_HIGH_PERCENT		50
 /* and never leaves dirty data behind for longer than this under load. */
 #define PCACHE_WB_MAX_DEFER_MS		30000
@@ -130,7 +132,7 @@ void pcache_wb_kset_closed(struct pcache *c)
 	if (READ_ONCE(wb->idle) && !READ_ONCE(wb->stopped)) {
 		WRITE_ONCE(wb->idle, false);
 		queue_delayed_work(c->wq, &wb->work,
-				   msecs_to_jiffies(PCACHE_WB_QUIET_MS));
+				   msecs_to_jiffies(READ_ONCE(c->writeback_quiet_ms)));
 	}
 }
 
@@ -148,7 +150,7 @@ static u64 pcache_io_count(struct pcache *c)
  * Should the worker write back now?  Yes when asked to (a kick, a flush
  * waiting, cleaner mode, writes waiting for space), when space is
  * getting short (GC is due, or PCACHE_WB_HIGH_PERCENT of the segments
- * are in use), when the target saw no I/O for PCACHE_WB_QUIET_MS, or
+ * are in use), when the target saw no I/O for writeback_quiet_ms, or
  * when it has put writeback off for PCACHE_WB_MAX_DEFER_MS.  Otherwise
  * the application keeps the CPU and the backing device to itself.
  */
@@ -160,7 +162,8 @@ static bool pcache_wb_due(struct pcache *c)
 	if (xchg(&wb->kicked, false) || atomic_read(&wb->waiters) ||
 	    READ_ONCE(c->cleaner) || pcache_writes_waiting(c) ||
 	    pcache_gc_due(c) ||
-	    pcache_segs_used(c) >= c->n_segs * PCACHE_WB_HIGH_PERCENT / 100)
+	    pcache_segs_used(c) >= c->n_segs * PCACHE_WB_HIGH_PERCENT / 100 ||
+	    !READ_ONCE(c->writeback_quiet_ms))
 		return true;
 	io = pcache_io_count(c);
 	if (wb->deferred_since && io == wb->last_io)
@@ -572,7 +575,7 @@ static void pcache_wb_fn(struct work_struct *work)
 	WRITE_ONCE(wb->idle, false);
 	if (!pcache_wb_due(c)) {
 		queue_delayed_work(c->wq, &wb->work,
-				   msecs_to_jiffies(PCACHE_WB_QUIET_MS));
+				   msecs_to_jiffies(READ_ONCE(c->writeback_quiet_ms)));
 		return;
 	}
 

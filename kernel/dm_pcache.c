@@ -14,7 +14,7 @@
  *   <writeback_errors> <cache_mode> <rw|ro> <needs_check|->
  *
  * Messages: gc_percent <0..90>, cache_mode <mode>, flush, cleaner on|off,
- * writeback_rate <MiB/s>, invalidate.
+ * writeback_rate <MiB/s>, writeback_quiet <ms>, invalidate.
  *
  * The on-media format is that of Linux 6.18's dm-pcache; docs/target.md
  * and man/pcache.7 describe the interface and where we differ.
@@ -326,6 +326,7 @@ static struct pcache *pcache_alloc(struct dm_target *ti,
 	c->backing_bdev = t->backing_dm->bdev;
 	c->backing_size = bdev_nr_bytes(c->backing_bdev);
 	c->opts = t->opts;
+	c->writeback_quiet_ms = PCACHE_WB_QUIET_MS;
 	c->refs = 1;
 	INIT_LIST_HEAD(&c->list);
 	mutex_init(&c->info_lock);
@@ -790,6 +791,17 @@ static int pcache_message(struct dm_target *ti, unsigned int argc,
 			mod_delayed_work(c->wq, &c->wb.work, 0);
 		return 0;
 	}
+	if (!strcasecmp(argv[0], "writeback_quiet")) {
+		if (argc != 2 || kstrtouint(argv[1], 10, &val) ||
+		    val > PCACHE_WB_QUIET_MAX_MS)
+			return pcache_msg_bad(c, argc, argv,
+					      "writeback_quiet takes milliseconds, 0 (write back at once) .. 60000");
+		WRITE_ONCE(c->writeback_quiet_ms, val);
+		/* A worker waiting out the old period looks again now. */
+		if (!READ_ONCE(c->wb.stopped) && !READ_ONCE(c->wb.idle))
+			mod_delayed_work(c->wq, &c->wb.work, 0);
+		return 0;
+	}
 	if (!strcasecmp(argv[0], "invalidate")) {
 		if (argc != 1)
 			return pcache_msg_bad(c, argc, argv,
@@ -813,7 +825,7 @@ static int pcache_iterate_devices(struct dm_target *ti,
 
 static struct target_type pcache_target = {
 	.name = "pcache",
-	.version = {1, 1, 0},
+	.version = {1, 2, 0},
 	.features = DM_TARGET_SINGLETON,
 	.module = THIS_MODULE,
 	.ctr = pcache_ctr,

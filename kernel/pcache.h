@@ -55,6 +55,10 @@
 	DMINFO("%s: " fmt, (c)->name, ##__VA_ARGS__)
 
 /* Room a normal kset must leave behind it for a LAST kset (spec 7.2). */
+/* Default and upper bound of the writeback_quiet message (ms). */
+#define PCACHE_WB_QUIET_MS	500
+#define PCACHE_WB_QUIET_MAX_MS	60000
+
 #define PCACHE_LOG_TAIL_ROOM	PCACHE_KSET_HEADER_SIZE
 
 /* A position in the cache: logical segment id and data-area offset. */
@@ -316,6 +320,7 @@ struct pcache {
 	bool backing_written;		/* a write reached the backing device */
 	bool index_diverged;		/* index dropped data media still shows */
 	u32 writeback_rate;		/* MiB/s, 0: unlimited */
+	u32 writeback_quiet_ms;		/* idle time before writeback, 0: none */
 	u64 log_produced;		/* log bytes written (under head_lock) */
 	struct srcu_struct io_srcu;
 	bool srcu_ready;

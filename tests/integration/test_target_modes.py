@@ -114,7 +114,8 @@ MALFORMED = [
     "frobnicate", "gc_percent", "gc_percent 91", "gc_percent x", "gc_percent 5 6",
     "cache_mode", "cache_mode writeonly", "cache_mode WRITEBACK", "cache_mode writeback x",
     "flush now", "cleaner", "cleaner maybe", "cleaner on off", "writeback_rate",
-    "writeback_rate x", "writeback_rate 1x", "writeback_rate 1000001", "invalidate all",
+    "writeback_rate x", "writeback_rate 1x", "writeback_rate 1000001", "writeback_quiet",
+    "writeback_quiet 2s", "writeback_quiet 60001", "writeback_quiet 5 s", "invalidate all",
 ]
 
 
@@ -133,6 +134,8 @@ def test_good_messages(vm, cache):
     message(vm, "GC_PERCENT 70")
     message(vm, "writeback_rate 10")
     message(vm, "writeback_rate 0")
+    message(vm, "writeback_quiet 60000")
+    message(vm, "writeback_quiet 500")
     message(vm, "cleaner on")
     message(vm, "cleaner off")
     message(vm, "flush")
