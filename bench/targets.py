@@ -76,6 +76,11 @@ class DmLinearPmem(DmTarget):
     name = "dm-linear-pmem"
     is_cache = False
 
+    def modules(self):
+        # Nothing else loads device-mapper when this peer runs before the
+        # dm caches (dm_mod is a module in Debian's kernel).
+        return ["dm-mod"]
+
     def table(self, vm, sectors):
         pmem = int(vm.run("blockdev --getsz /dev/pmem0").stdout)
         return f"0 {pmem} linear /dev/pmem0 0"
