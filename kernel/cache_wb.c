@@ -136,6 +136,16 @@ void pcache_wb_kset_closed(struct pcache *c)
 	}
 }
 
+/*
+ * writeback_rate or writeback_quiet changed: a worker waiting out the old
+ * value (between passes, or for a quiet moment) looks again now.
+ */
+void pcache_wb_retime(struct pcache *c)
+{
+	if (!READ_ONCE(c->wb.stopped) && !READ_ONCE(c->wb.idle))
+		mod_delayed_work(c->wq, &c->wb.work, 0);
+}
+
 /* Reads and writes the target has seen, from its per-CPU statistics. */
 static u64 pcache_io_count(struct pcache *c)
 {

@@ -727,6 +727,13 @@ static int pcache_msg_bad(struct pcache *c, unsigned int argc, char **argv,
 	return -EINVAL;
 }
 
+/* A message's one numeric argument, 0..@max, into *@val. */
+static bool pcache_msg_number(unsigned int argc, char **argv,
+			      unsigned int max, unsigned int *val)
+{
+	return argc == 2 && !kstrtouint(argv[1], 10, val) && *val <= max;
+}
+
 static int pcache_message(struct dm_target *ti, unsigned int argc,
 			  char **argv, char *result, unsigned int maxlen)
 {
@@ -741,8 +748,7 @@ static int pcache_message(struct dm_target *ti, unsigned int argc,
 		return -EINVAL;
 	}
 	if (!strcasecmp(argv[0], "gc_percent")) {
-		if (argc != 2 || kstrtouint(argv[1], 10, &val) ||
-		    val > PCACHE_GC_PERCENT_MAX)
+		if (!pcache_msg_number(argc, argv, PCACHE_GC_PERCENT_MAX, &val))
 			return pcache_msg_bad(c, argc, argv,
 					      "gc_percent takes a number 0..90");
 		if (!pcache_meta_rw(c)) {
@@ -782,24 +788,19 @@ static int pcache_message(struct dm_target *ti, unsigned int argc,
 		return 0;
 	}
 	if (!strcasecmp(argv[0], "writeback_rate")) {
-		if (argc != 2 || kstrtouint(argv[1], 10, &val) || val > 1000000)
+		if (!pcache_msg_number(argc, argv, 1000000, &val))
 			return pcache_msg_bad(c, argc, argv,
 					      "writeback_rate takes MiB/s, 0 (unlimited) .. 1000000");
 		WRITE_ONCE(c->writeback_rate, val);
-		/* A pass waiting out the old rate starts now. */
-		if (!READ_ONCE(c->wb.stopped) && !READ_ONCE(c->wb.idle))
-			mod_delayed_work(c->wq, &c->wb.work, 0);
+		pcache_wb_retime(c);
 		return 0;
 	}
 	if (!strcasecmp(argv[0], "writeback_quiet")) {
-		if (argc != 2 || kstrtouint(argv[1], 10, &val) ||
-		    val > PCACHE_WB_QUIET_MAX_MS)
+		if (!pcache_msg_number(argc, argv, PCACHE_WB_QUIET_MAX_MS, &val))
 			return pcache_msg_bad(c, argc, argv,
 					      "writeback_quiet takes milliseconds, 0 (write back at once) .. 60000");
 		WRITE_ONCE(c->writeback_quiet_ms, val);
-		/* A worker waiting out the old period looks again now. */
-		if (!READ_ONCE(c->wb.stopped) && !READ_ONCE(c->wb.idle))
-			mod_delayed_work(c->wq, &c->wb.work, 0);
+		pcache_wb_retime(c);
 		return 0;
 	}
 	if (!strcasecmp(argv[0], "invalidate")) {

@@ -54,11 +54,11 @@
 #define pcache_info(c, fmt, ...) \
 	DMINFO("%s: " fmt, (c)->name, ##__VA_ARGS__)
 
-/* Room a normal kset must leave behind it for a LAST kset (spec 7.2). */
 /* Default and upper bound of the writeback_quiet message (ms). */
 #define PCACHE_WB_QUIET_MS	500
 #define PCACHE_WB_QUIET_MAX_MS	60000
 
+/* Room a normal kset must leave behind it for a LAST kset (spec 7.2). */
 #define PCACHE_LOG_TAIL_ROOM	PCACHE_KSET_HEADER_SIZE
 
 /* A position in the cache: logical segment id and data-area offset. */
@@ -529,6 +529,7 @@ void pcache_wb_start(struct pcache *c);
 void pcache_wb_stop(struct pcache *c);
 void pcache_wb_kick(struct pcache *c);
 void pcache_wb_kset_closed(struct pcache *c);
+void pcache_wb_retime(struct pcache *c);
 u64 pcache_wb_errors(struct pcache *c);
 int pcache_wb_flush_wait(struct pcache *c);
 
