@@ -13,13 +13,12 @@ Prints one line per run and the IOPS of every run as JSON at the end."""
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
-from harness.vm import GIB, VM  # noqa: E402
-from blockbench import GUEST_KERNEL_ARGS  # noqa: E402
+from harness.vm import GIB  # noqa: E402
+from blockbench import bench_vm  # noqa: E402
 
 FIO = ("fio --name=j --filename=/dev/mapper/ab --rw=randwrite --bs=4k --direct=1 "
        "--ioengine=libaio --iodepth=1 --numjobs={nj} --group_reporting --size=256M "
@@ -37,11 +36,7 @@ def main():
         if not path.exists():
             ap.error(f"{path}: no such module")
     results = {}
-    with tempfile.TemporaryDirectory(prefix="pcache-ab-") as tmp, \
-            VM(tmp, pmem_size=GIB, disks=(4 * GIB,), kernel_args=GUEST_KERNEL_ARGS) as vm:
-        vm.boot()
-        vm.run("dd if=/dev/zero of=/dev/pmem0 bs=1M oflag=direct status=none "
-               "count=$(($(blockdev --getsize64 /dev/pmem0) >> 20))", timeout=1800)
+    with bench_vm(GIB, 4 * GIB, "ab") as vm:
         vm.run("modprobe -a dm-mod dm-writecache libcrc32c")
         sectors = vm.run("blockdev --getsz /dev/vda").stdout.strip()
         for rnd in range(args.rounds):

@@ -14,6 +14,7 @@ bench/results/latest.
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -130,6 +131,60 @@ def bw_log_stalls(path):
 GUEST_KERNEL_ARGS = ["slab_nomerge", "clocksource=tsc", "tsc=reliable"]
 
 
+def pmem_backing_dir(pmem_bytes):
+    """Where the emulated pmem's host file goes: tmpfs when it has room.
+
+    On a disk file system every guest store to a page the host has written
+    back faults again (page_mkwrite, journal), and the host's flusher writes
+    the dirty pages out behind the run.  That is host I/O the guest's pmem
+    would never do, and it punishes most the target that touches most pages:
+    a log-structured cache writes all of its space where raw pmem and
+    dm-writecache rewrite one region.  tmpfs memory behaves as memory."""
+    shm = Path("/dev/shm")
+    try:
+        st = os.statvfs(shm)
+        meminfo = Path("/proc/meminfo").read_text().split()
+        available = int(meminfo[meminfo.index("MemAvailable:") + 1]) * 1024
+    except (OSError, ValueError):
+        return None
+    # tmpfs pages are host RAM: keep room for the guest's own RAM (2 GiB)
+    # and 2 GiB for the host on top of the file.
+    if st.f_bavail * st.f_frsize < pmem_bytes + GIB or available < pmem_bytes + 4 * GIB:
+        return None
+    return shm
+
+
+@contextlib.contextmanager
+def bench_vm(pmem_size, origin_size, name):
+    """A booted bench VM: pmem file on tmpfs when there is room (else next
+    to the origin, said in vm.pmem_backing), origin blocks allocated, every
+    pmem page touched once."""
+    shm = pmem_backing_dir(pmem_size)
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"pcache-{name}-"))
+        pmem_file = None
+        if shm:
+            pmem_dir = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix=f"pcache-{name}-", dir=shm))
+            pmem_file = Path(pmem_dir) / "pmem.img"
+        vm = VM(tmp, pmem_size=pmem_size, disks=[origin_size], name=name,
+                pmem_file=pmem_file, kernel_args=GUEST_KERNEL_ARGS)
+        vm.pmem_backing = "tmpfs (/dev/shm)" if shm else "file on the origin's file system"
+        # Allocate the origin's host blocks up front: a sparse file's first
+        # write to a block would cost an allocation inside the run.
+        subprocess.run(["fallocate", "-l", str(origin_size), str(vm.disk_paths[0])],
+                       check=True)
+        stack.enter_context(vm)
+        vm.boot()
+        # Touch every pmem page once: QEMU maps the pmem file lazily, so a
+        # target's first store to a page costs a host page fault.  A
+        # log-structured cache writes fresh pages where raw pmem rewrites
+        # the same region; without this the comparison is not fair.
+        vm.run("dd if=/dev/zero of=/dev/pmem0 bs=1M oflag=direct status=none "
+               "count=$(($(blockdev --getsize64 /dev/pmem0) >> 20))", timeout=1800)
+        yield vm
+
+
 def run_target(vm, target, jobs, runtime, share):
     results = {"jobs": {}}
     dev = target.setup(vm)
@@ -212,36 +267,25 @@ def main(argv=None):
     outdir = args.output or HERE / "results" / stamp
     outdir.mkdir(parents=True, exist_ok=True)
 
-    pmem_size, origin_size = GIB, 4 * GIB
-    with tempfile.TemporaryDirectory(prefix="pcache-bench-") as tmp:
-        vm = VM(tmp, pmem_size=pmem_size, disks=[origin_size], name="bench",
-                kernel_args=GUEST_KERNEL_ARGS)
-        # Allocate the origin's host blocks up front for the same reason.
-        subprocess.run(["fallocate", "-l", str(origin_size), str(vm.disk_paths[0])], check=True)
-        with vm:
-            vm.boot()
-            # Touch every pmem page once: QEMU maps the pmem file lazily, so
-            # a target's first store to a page costs a host page fault.  A
-            # log-structured cache writes fresh pages where raw pmem rewrites
-            # the same region; without this the comparison is not fair.
-            vm.run("dd if=/dev/zero of=/dev/pmem0 bs=1M oflag=direct status=none "
-                   "count=$(($(blockdev --getsize64 /dev/pmem0) >> 20))", timeout=1800)
-            meta = versions(vm)
-            meta["pmem_bytes"] = vm.pmem_device_size
-            meta["origin_bytes"] = origin_size
-            meta["runtime_s"] = args.runtime
-            meta["guest_kernel_args"] = " ".join(GUEST_KERNEL_ARGS)
-            print(f"bench: kernel {meta['kernel']}, {meta['qemu']}, {meta['fio']}", flush=True)
-            results = {}
-            for name in names:
-                target = target_defs.ALL[name]()
-                print(f"==> {name}", flush=True)
-                results[name] = run_target(vm, target, jobs, args.runtime, vm.share)
-                sustained = [j for j in jobs if j.sustained]
-                if sustained and (target.is_cache or name == "raw-origin"):
-                    results[name]["jobs"][sustained[0].name] = run_sustained(
-                        vm, target_defs.ALL[name](), sustained[0], meta["pmem_bytes"],
-                        origin_size, vm.share)
+    origin_size = 4 * GIB
+    with bench_vm(GIB, origin_size, "bench") as vm:
+        meta = versions(vm)
+        meta["pmem_bytes"] = vm.pmem_device_size
+        meta["pmem_backing"] = vm.pmem_backing
+        meta["origin_bytes"] = origin_size
+        meta["runtime_s"] = args.runtime
+        meta["guest_kernel_args"] = " ".join(GUEST_KERNEL_ARGS)
+        print(f"bench: kernel {meta['kernel']}, {meta['qemu']}, {meta['fio']}", flush=True)
+        results = {}
+        for name in names:
+            target = target_defs.ALL[name]()
+            print(f"==> {name}", flush=True)
+            results[name] = run_target(vm, target, jobs, args.runtime, vm.share)
+            sustained = [j for j in jobs if j.sustained]
+            if sustained and (target.is_cache or name == "raw-origin"):
+                results[name]["jobs"][sustained[0].name] = run_sustained(
+                    vm, target_defs.ALL[name](), sustained[0], meta["pmem_bytes"],
+                    origin_size, vm.share)
     report_writer.write(outdir, meta, results, [j.name for j in jobs])
     latest = HERE / "results" / "latest"
     if args.output is None:

@@ -87,6 +87,7 @@ def markdown(meta, results, job_names):
              f"{meta['qemu']} (TCG, emulated CPU)",
              f"- {meta['fio']}; pmem {meta['pmem_bytes'] >> 20} MiB, origin "
              f"{meta['origin_bytes'] >> 20} MiB; {meta['runtime_s']} s per timed job",
+             f"- pmem's host file: {meta.get('pmem_backing', 'file on the origin file system')}",
              "",
              "All figures come from one boot; compare them as ratios, not with hardware.", ""]
     targets = [t for t in PEERS + PCACHES if t in results]
