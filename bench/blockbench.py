@@ -19,6 +19,7 @@ import datetime
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -160,6 +161,9 @@ def bench_vm(pmem_size, origin_size, name):
     to the origin, said in vm.pmem_backing), origin blocks allocated, every
     pmem page touched once."""
     shm = pmem_backing_dir(pmem_size)
+    # A file on tmpfs is host RAM until deleted: make SIGTERM unwind the
+    # stack below as Ctrl-C does, so the directories are removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"pcache-{name}-"))
         pmem_file = None
