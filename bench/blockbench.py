@@ -189,6 +189,13 @@ def bench_vm(pmem_size, origin_size, name):
         yield vm
 
 
+
+def warm_region(vm, dev):
+    """One sequential 1 MiB write pass over the region, before a warm job."""
+    vm.run(f"fio --name=warm --filename={dev} --rw=write --bs=1M --size={REGION} "
+           "--ioengine=libaio --direct=1 --iodepth=4 --output-format=terse", timeout=1800)
+
+
 def run_target(vm, target, jobs, runtime, share):
     results = {"jobs": {}}
     dev = target.setup(vm)
@@ -197,9 +204,7 @@ def run_target(vm, target, jobs, runtime, share):
             if job.sustained:
                 continue
             if job.warm:
-                vm.run(f"fio --name=warm --filename={dev} --rw=write --bs=1M --size={REGION} "
-                       "--ioengine=libaio --direct=1 --iodepth=4 --output-format=terse",
-                       timeout=1800)
+                warm_region(vm, dev)
             cmd = fio_command(job, dev, runtime, share)
             out = vm.run(cmd, timeout=runtime * 10 + 600).stdout
             results["jobs"][job.name] = summarize(json.loads(out), job)

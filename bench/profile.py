@@ -9,7 +9,8 @@ them with the call graph to a results directory.
 Where pcache falls short of a peer, this says where the guest's CPU went:
 
     bench/profile.py --target pcache-crc-off --job randwrite-4k-j2
-    bench/profile.py --target dm-writecache --job randwrite-4k-j2 --module kernel/pcache.ko
+    bench/profile.py --target dm-writecache --job randwrite-4k-j2
+    bench/profile.py --target pcache-crc-off --module /tmp/before.ko
 """
 
 import argparse
@@ -24,7 +25,8 @@ sys.path.insert(0, str(HERE))
 
 from harness.vm import GIB  # noqa: E402
 import targets as target_defs  # noqa: E402
-from blockbench import JOB_BY_NAME, REGION, bench_vm, fio_command, summarize  # noqa: E402
+from blockbench import (JOB_BY_NAME, bench_vm, fio_command, summarize,  # noqa: E402
+                        warm_region)
 
 
 def main(argv=None):
@@ -49,9 +51,7 @@ def main(argv=None):
         dev = target.setup(vm)
         try:
             if job.warm:
-                vm.run(f"fio --name=warm --filename={dev} --rw=write --bs=1M --size={REGION} "
-                       "--ioengine=libaio --direct=1 --iodepth=4 --output-format=terse",
-                       timeout=1800)
+                warm_region(vm, dev)
             fio = fio_command(job, dev, args.runtime, vm.share)
             # perf's samples go to a tmpfs in the guest: written to the 9p
             # share, they cost the guest more CPU than some targets do.
