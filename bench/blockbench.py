@@ -173,7 +173,7 @@ def bench_vm(pmem_size, origin_size, name):
             pmem_file = Path(pmem_dir) / "pmem.img"
         vm = VM(tmp, pmem_size=pmem_size, disks=[origin_size], name=name,
                 pmem_file=pmem_file, kernel_args=GUEST_KERNEL_ARGS)
-        vm.pmem_backing = "tmpfs (/dev/shm)" if shm else "file on the origin's file system"
+        vm.pmem_backing = "tmpfs (/dev/shm)" if shm else report_writer.PMEM_ON_DISK
         # Allocate the origin's host blocks up front: a sparse file's first
         # write to a block would cost an allocation inside the run.
         subprocess.run(["fallocate", "-l", str(origin_size), str(vm.disk_paths[0])],

@@ -36,7 +36,7 @@ def main(argv=None):
                     choices=[j for j, d in JOB_BY_NAME.items() if not d.sustained])
     ap.add_argument("--runtime", type=int, default=10, help="seconds of fio under perf")
     ap.add_argument("--module", type=Path, help="pcache.ko to load (default: kernel/pcache.ko)")
-    ap.add_argument("--top", type=int, default=40, help="symbols in the flat profile")
+    ap.add_argument("--top", type=int, default=40, help="lines of each profile to print")
     ap.add_argument("--output", type=Path, help="directory for the reports")
     args = ap.parse_args(argv)
     job = JOB_BY_NAME[args.job]

@@ -80,6 +80,11 @@ def fmt(value):
     return str(value)
 
 
+# Where pmem's host file lived when not on tmpfs; runs before the report
+# recorded it (2026-11-22) all had it there.
+PMEM_ON_DISK = "a file on the host's disk file system"
+
+
 def markdown(meta, results, job_names):
     lines = ["# pcache benchmark", "",
              f"- date: {meta['date']}",
@@ -87,7 +92,7 @@ def markdown(meta, results, job_names):
              f"{meta['qemu']} (TCG, emulated CPU)",
              f"- {meta['fio']}; pmem {meta['pmem_bytes'] >> 20} MiB, origin "
              f"{meta['origin_bytes'] >> 20} MiB; {meta['runtime_s']} s per timed job",
-             f"- pmem's host file: {meta.get('pmem_backing', 'file on the origin file system')}",
+             f"- pmem's host file: {meta.get('pmem_backing', PMEM_ON_DISK)}",
              "",
              "All figures come from one boot; compare them as ratios, not with hardware.", ""]
     targets = [t for t in PEERS + PCACHES if t in results]
