@@ -1,9 +1,12 @@
 """Tables the pcache target must refuse, each with its exact error: bad
-devices, bad options, and caches whose metadata was damaged from the host
-between two boots.  A refused cache is left exactly as it was.
+devices, bad options, and caches whose metadata was damaged behind the
+target's back.  A refused cache is left exactly as it was.
 
 The damaged caches live on dm-linear slices of one 4 GiB pmem device (a
-linear slice of pmem stays DAX-capable), so one reboot serves every case.
+linear slice of pmem stays DAX-capable), so one boot serves every case.
+The damage is written through the guest's /dev/pmem0 after the clean
+caches are removed: the same bytes a DAX mapping reads, as if another
+host had written them (no reboot, no module state survives a remove).
 One more slice holds a cache whose data segment's generation moved on:
 it loads, and its now stale keys are not used."""
 
@@ -29,32 +32,32 @@ def make_slices(vm):
 
 
 def corrupt_magic(vm, base):
-    vm.write_pmem(base + SB_OFF + 8, b"NOTPCACH")
+    vm.write_pmem_in_guest(base + SB_OFF + 8, b"NOTPCACH")
 
 
 def corrupt_sb_crc(vm, base):
     pad = vm.read_pmem(base + SB_OFF + 20, 1)
-    vm.write_pmem(base + SB_OFF + 20, bytes([pad[0] ^ 0x40]))
+    vm.write_pmem_in_guest(base + SB_OFF + 20, bytes([pad[0] ^ 0x40]))
 
 
 def corrupt_both_cache_info(vm, base):
     # Replica 0 is the only valid one on a fresh cache; break its CRC.
     crc = vm.read_pmem(base + CACHE_INFO_OFF, 1)
-    vm.write_pmem(base + CACHE_INFO_OFF, bytes([crc[0] ^ 0xFF]))
+    vm.write_pmem_in_guest(base + CACHE_INFO_OFF, bytes([crc[0] ^ 0xFF]))
 
 
 def corrupt_chain_id(vm, base):
     # A well-formed, newer segment_info for physical segment 0 whose next
     # segment is far beyond seg_num.
     rec = struct.pack("<IBBHII", 0, 2, 0, 0, 0x3, 9999)
-    vm.write_pmem(base + seg_off(0) + 4096, seal(rec))
+    vm.write_pmem_in_guest(base + seg_off(0) + 4096, seal(rec))
 
 
 def corrupt_key_num(vm, base):
     # The first kset of the log (key_tail 0:0): key_num 200, magic intact.
     kset = base + seg_off(0) + SEG_DATA_OFF
     assert struct.unpack("<Q", vm.read_pmem(kset + 8, 8))[0] == KSET_MAGIC
-    vm.write_pmem(kset + 4, struct.pack("<I", 200))
+    vm.write_pmem_in_guest(kset + 4, struct.pack("<I", 200))
 
 
 def corrupt_key_gen(vm, base):
@@ -65,14 +68,14 @@ def corrupt_key_gen(vm, base):
     assert 1 <= key_num <= 128
     data = bytearray(vm.read_pmem(kset, 24 + 40 * key_num))
     struct.pack_into("<Q", data, 24 + 24, 5)
-    vm.write_pmem(kset, seal(data))
+    vm.write_pmem_in_guest(kset, seal(data))
 
 
 def bump_data_segment_gen(vm, base):
     # A newer seg_gen replica (seq 2, slot 1) for physical segment 1, the
     # first data segment: generation 1 makes every key into it stale.
     rec = struct.pack("<IBBHQ", 0, 2, 0, 0, 1)
-    vm.write_pmem(base + seg_off(1) + 8192 + 16, seal(rec))
+    vm.write_pmem_in_guest(base + seg_off(1) + 8192 + 16, seal(rec))
 
 
 DAMAGE = [
@@ -117,14 +120,10 @@ def vm(tmp_path_factory):
     # it, so a stale key shows as zeros.
     machine.run(f"dd if=/dev/zero of={BACKING} bs=1M count={SLICES + 1} oflag=direct "
                 "status=none")
-    machine.shutdown()
     machine.snapshots = []
     for i, (damage, _) in enumerate(DAMAGE):
         damage(machine, i * SLICE)
         machine.snapshots.append(snapshot(machine, i * SLICE))
-    machine.boot()
-    machine.load_module()
-    make_slices(machine)
     yield machine
     finish_vm(machine)
 
