@@ -168,16 +168,11 @@ public:
 	segment_table segs;
 };
 
-class ignore_all : public damage_sink {
-public:
-	void report(const damage &) override {}
-};
-
 } // namespace
 
 view view_of(device &dev, device &origin, const std::vector<uint64_t> &sectors)
 {
-	ignore_all quiet;
+	ignore_damage quiet;
 	logical_map map(quiet);
 	collect_segments segs;
 	visitor_tee tee({&map, &segs});

@@ -22,11 +22,6 @@
 namespace pcache::test::matrix {
 namespace {
 
-class ignore_all : public damage_sink {
-public:
-	void report(const damage &) override {}
-};
-
 uint64_t get(device &dev, uint64_t off, unsigned width)
 {
 	uint64_t v = 0;
@@ -167,7 +162,7 @@ void matrix_run::run_case(const field &f, mutation m, bool resealed, std::mt1993
 		reseal(dev, f);
 
 	// pcache_check
-	ignore_all quiet;
+	ignore_damage quiet;
 	damage_list found;
 	check_outcome checked = check_cache(dev, found, true);
 	bool detected_here = checked.worst >= severity::error;

@@ -181,6 +181,13 @@ private:
 	uint64_t warnings_ = 0;
 };
 
+// Drops every record: for a walk whose caller wants the metadata, not a
+// verdict (the verdict comes from another walk).
+class ignore_damage : public damage_sink {
+public:
+	void report(const damage &) override {}
+};
+
 // Collects every record (tests, restore validation).
 class damage_list : public damage_sink {
 public:

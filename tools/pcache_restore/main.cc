@@ -45,11 +45,6 @@ private:
 	uint64_t shown_ = 0;
 };
 
-class ignore_damage : public damage_sink {
-public:
-	void report(const damage &) override {}
-};
-
 // Counts the input's segments, for the --data-from check.
 class segment_counter : public metadata_visitor {
 public:
