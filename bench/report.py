@@ -85,31 +85,45 @@ def fmt(value):
 PMEM_ON_DISK = "a file on the host's disk file system"
 
 
+def jobs_line(meta):
+    """How the short jobs ran (runs before 2026-11-22 had no rounds)."""
+    if "rounds" not in meta:
+        return f"{meta['runtime_s']} s per timed job, one run each"
+    return (f"write jobs stop after {meta['fit_bytes'] >> 20} MiB (at most "
+            f"{meta['runtime_s']} s), reads run {meta['runtime_s']} s; a fresh target per "
+            f"job; median of {meta['rounds']} rounds (raw-origin, bcache and dm-cache: "
+            "the first round only)")
+
+
 def markdown(meta, results, job_names):
     lines = ["# pcache benchmark", "",
              f"- date: {meta['date']}",
              f"- kernel: {meta['kernel']} (guest, `{meta.get('guest_kernel_args', '')}`), "
              f"{meta['qemu']} (TCG, emulated CPU)",
              f"- {meta['fio']}; pmem {meta['pmem_bytes'] >> 20} MiB, origin "
-             f"{meta['origin_bytes'] >> 20} MiB; {meta['runtime_s']} s per timed job",
+             f"{meta['origin_bytes'] >> 20} MiB",
+             f"- {jobs_line(meta)}",
              f"- pmem's host file: {meta.get('pmem_backing', PMEM_ON_DISK)}",
              "",
              "All figures come from one boot; compare them as ratios, not with hardware.", ""]
     targets = [t for t in PEERS + PCACHES if t in results]
     for name in job_names:
-        lines += [f"## {name}", "", "| target | IOPS | mean lat (us) | p99 lat (us) | MiB/s |",
-                  "|---|---:|---:|---:|---:|"]
+        lines += [f"## {name}", "",
+                  "| target | IOPS | mean lat (us) | p99 lat (us) | MiB/s | every round, total IOPS |",
+                  "|---|---:|---:|---:|---:|---|"]
         for t in targets:
             entry = results[t]["jobs"].get(name)
             if not entry:
                 continue
+            rounds = ", ".join(str(r) for r in entry.get("runs_iops", []))
             for direction in ("write", "read"):
                 d = entry.get(direction)
                 if d:
                     lines.append(f"| {t} ({direction}) | {d['iops']:.0f} | {d['mean_lat_us']:.1f} "
-                                 f"| {d['p99_lat_us']:.1f} | {d['bw_mib_s']:.1f} |")
+                                 f"| {d['p99_lat_us']:.1f} | {d['bw_mib_s']:.1f} | {rounds} |")
+                    rounds = ""
             if "longest_stall_s" in entry:
-                lines.append(f"| {t} longest stall | {entry['longest_stall_s']:.1f} s | | | |")
+                lines.append(f"| {t} longest stall | {entry['longest_stall_s']:.1f} s | | | | |")
         lines.append("")
     for pc in PCACHES:
         if pc not in results:
