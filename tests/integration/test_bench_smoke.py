@@ -23,3 +23,26 @@ def test_bench_smoke_writes_a_report(tmp_path):
     assert "## Ratios: pcache-crc-off / peer" in markdown
     assert "randwrite-4k-j1: pcache / raw pmem IOPS" in markdown
     assert (out / "iops.png").stat().st_size > 1000
+
+
+sys.path.insert(0, str(REPO / "bench"))
+import blockbench  # noqa: E402
+
+
+def test_short_write_jobs_are_sized_to_fit_the_cache():
+    # Writes stop after FIT_BYTES in all (runtime only caps the slow
+    # targets); numjobs 2 splits it; reads stay timed.
+    j1 = blockbench.fio_command(blockbench.JOB_BY_NAME["randwrite-4k-j1"], "/dev/x", 8, "/o")
+    j2 = blockbench.fio_command(blockbench.JOB_BY_NAME["randwrite-4k-j2"], "/dev/x", 8, "/o")
+    read = blockbench.fio_command(blockbench.JOB_BY_NAME["randread-4k-warm"], "/dev/x", 8, "/o")
+    assert f"--io_size={blockbench.FIT_BYTES}" in j1.split() and "--time_based" not in j1
+    assert f"--io_size={blockbench.FIT_BYTES // 2}" in j2.split()
+    assert "--time_based" in read.split() and "--io_size" not in read
+    assert blockbench.FIT_BYTES <= (1 << 30) // 4
+
+
+def test_the_median_round_is_reported_with_every_round():
+    runs = [{"write": {"iops": v}} for v in (300.0, 100.0, 200.0)]
+    entry = blockbench.median_run(runs)
+    assert entry["write"]["iops"] == 200.0
+    assert entry["runs_iops"] == [300, 100, 200]
