@@ -103,17 +103,22 @@ def set_param(vm, param, value):
     vm.run(f"echo {value} > /sys/module/pcache/parameters/{param}")
 
 
+def fsync_cmd(dev):
+    """A guest command line that sends dev a FLUSH: fsync() of the block
+    device (closes every open kset)."""
+    return f"python3 -c \"import os; os.fsync(os.open('{dev}', os.O_RDONLY))\""
+
+
 def flush_device(vm, dev):
     """A FLUSH: fsync() of the block device (closes every open kset)."""
-    vm.run(f"python3 -c \"import os; os.fsync(os.open('{dev}', os.O_RDONLY))\"")
+    vm.run(fsync_cmd(dev))
 
 
 def wait_clean(vm, name="pc", timeout=600):
     """Close every open kset, then wait until writeback has caught up with
     the log (dirty_tail == key_head): the backing device then holds every
     write made before.  Returns the status by name."""
-    dev = f"/dev/mapper/{name}"
-    vm.run(f"python3 -c \"import os; os.fsync(os.open('{dev}', os.O_RDONLY))\" && "
+    vm.run(f"{fsync_cmd(f'/dev/mapper/{name}')} && "
            f"for i in $(seq {timeout * 10}); do set -- $(dmsetup status {name}); "
            f"[ \"${{10}}\" = \"${{11}}\" ] && exit 0; sleep 0.1; done; "
            f"dmsetup status {name}; exit 1", timeout=timeout + 30)
@@ -143,22 +148,23 @@ def pcache_check(vm, device):
 def make_pattern(vm, seed, length):
     """A reproducible pseudo-random file /tmp/pat<seed> in the guest (it can
     be made again after a reboot); returns its path."""
-    path = f"/tmp/pat{seed}"
-    vm.run(f"{pattern_cmd(seed, length)} > {path}")
+    path, cmd = pattern_cmd(seed, length)
+    vm.run(cmd)
     return path
 
 
 def pattern_cmd(seed, length):
-    return (f"python3 -c \"import random,sys; r=random.Random({seed}); "
-            f"sys.stdout.buffer.write(r.randbytes({length}))\"")
+    """The guest file of pattern <seed> and the command line making it."""
+    path = f"/tmp/pat{seed}"
+    return path, (f"python3 -c \"import random,sys; r=random.Random({seed}); "
+                  f"sys.stdout.buffer.write(r.randbytes({length}))\" > {path}")
 
 
 def write_pattern(vm, dev, offset, length, seed, oflag="direct"):
     """Write pattern <seed> of length bytes at byte offset (O_DIRECT, plus
     e.g. oflag='direct,dsync' for FUA writes)."""
-    path = f"/tmp/pat{seed}"
-    vm.run(f"{pattern_cmd(seed, length)} > {path} && "
-           f"dd if={path} of={dev} bs=1M seek={offset} oflag={oflag},seek_bytes "
+    path, cmd = pattern_cmd(seed, length)
+    vm.run(f"{cmd} && dd if={path} of={dev} bs=1M seek={offset} oflag={oflag},seek_bytes "
            f"conv=notrunc status=none", timeout=300)
 
 
