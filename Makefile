@@ -33,6 +33,7 @@ module:
 
 vm-image:
 	@$(PYTHON) tests/harness/initramfs.py $(KVER) $(INITRAMFS)
+	@$(PYTHON) tests/harness/vmlinux.py $(KVER) $(BUILD)/vm/vmlinux-$(KVER)
 
 check: deps
 	@$(MAKE) --no-print-directory all
