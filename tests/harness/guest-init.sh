@@ -66,11 +66,11 @@ export HOME=/root LANG=C.UTF-8 TERM=${TERM:-linux}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 if [ "$pcache_shell" = 1 ]; then
-	chroot /newroot /usr/bin/python3 -u "$pcache_agent" &
+	chroot /newroot /usr/bin/python3 -S -u "$pcache_agent" &
 	echo "pcache VM shell: host root mounted at /, changes live in RAM; 'exit' powers off."
 	setsid -c chroot /newroot /bin/bash -l
 else
-	chroot /newroot /usr/bin/python3 -u "$pcache_agent"
+	chroot /newroot /usr/bin/python3 -S -u "$pcache_agent"
 fi
 sync
 poweroff -f

@@ -196,7 +196,7 @@ class VM:
         at the time."""
         if self.pmem_mode != "fsdax":
             raise VMError("write_pmem_in_guest needs an fsdax /dev/pmem0")
-        self.run(f"python3 -c '{_PATCH_PAGES}' {self.pmem_dev} {offset}", input=bytes(data))
+        self.run(f"python3 -S -c '{_PATCH_PAGES}' {self.pmem_dev} {offset}", input=bytes(data))
 
     def copy_pmem_image(self, dest):
         """Copy /dev/pmem0's content (as the guest sees it) to dest, sparse."""
@@ -467,10 +467,17 @@ class VM:
 
     def load_module(self, path=MODULE):
         """Load device-mapper and our pcache module (idempotent)."""
+        self.run(self.load_module_cmd(path), timeout=60)
+
+    @staticmethod
+    def load_module_cmd(path=MODULE):
+        """load_module()'s guest command line, for a fixture to chain with
+        its other set-up steps (each guest command costs a few tenths of a
+        second under TCG)."""
         if not Path(path).exists():
             raise VMError(f"{path} missing: run 'make' first")
-        self.run("modprobe -a dm-mod libcrc32c", timeout=60)
-        self.run(f"grep -qw '^pcache' /proc/modules || insmod {path}", timeout=60)
+        return (f"modprobe -a dm-mod libcrc32c && "
+                f"{{ grep -qw '^pcache' /proc/modules || insmod {path}; }}")
 
     @staticmethod
     def _tail(path, lines=60):

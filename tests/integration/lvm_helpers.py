@@ -96,7 +96,7 @@ def write_file_pattern(vm, dev, offset, length, seed):
     """Writes a reproducible pattern with O_DIRECT + O_DSYNC (FUA: durable
     when the call returns); returns its sha256."""
     path = f"/tmp/pat{seed}"
-    vm.run(f"python3 -c \"import random,sys; sys.stdout.buffer.write("
+    vm.run(f"python3 -S -c \"import random,sys; sys.stdout.buffer.write("
            f"random.Random({seed}).randbytes({length}))\" > {path}")
     vm.run(f"dd if={path} of={dev} bs=1M seek={offset} oflag=direct,dsync,seek_bytes "
            f"conv=notrunc status=none", timeout=300)

@@ -65,10 +65,29 @@ def create(vm, table_args, name="pc", sectors=None, backing="/dev/vda"):
     """dmsetup create NAME with a pcache table; returns the device path.
     One guest command (each costs a few tenths of a second under TCG, and
     the tests create caches hundreds of times)."""
-    length = sectors if sectors is not None else f"$(blockdev --getsz {backing})"
-    vm.run(f"dmsetup create {name} --table \"0 {length} pcache {table_args}\" && "
-           f"dmsetup mknodes {name}")
+    vm.run(create_cmd(table_args, name, sectors, backing))
     return f"/dev/mapper/{name}"
+
+
+def create_cmd(table_args, name="pc", sectors=None, backing="/dev/vda"):
+    """create()'s guest command line, to chain with other steps."""
+    length = sectors if sectors is not None else f"$(blockdev --getsz {backing})"
+    return (f"dmsetup create {name} --table \"0 {length} pcache {table_args}\" && "
+            f"dmsetup mknodes {name}")
+
+
+def wipe_cache_cmd(pmem="/dev/pmem0"):
+    """A guest command line zeroing the superblock: the next table formats
+    a new cache."""
+    return f"dd if=/dev/zero of={pmem} bs=4096 count=5 oflag=direct status=none"
+
+
+def fresh_cache_cmd(pmem="/dev/pmem0", backing="/dev/vda", zero_length=64 * MIB):
+    """A guest command line making a freshly formatted cache (default table)
+    as /dev/mapper/pc over a zeroed start of backing."""
+    return (f"{wipe_cache_cmd(pmem)} && "
+            f"dd if=/dev/zero of={backing} bs=1M count={zero_length // MIB} oflag=direct "
+            f"status=none && " + create_cmd(f"{pmem} {backing}", backing=backing))
 
 
 def remove(vm, name="pc"):
@@ -100,13 +119,17 @@ def message(vm, text, name="pc", check=True):
 
 def set_param(vm, param, value):
     """Set a module parameter of pcache (a test feature, docs/target.md)."""
-    vm.run(f"echo {value} > /sys/module/pcache/parameters/{param}")
+    vm.run(set_param_cmd(param, value))
+
+
+def set_param_cmd(param, value):
+    return f"echo {value} > /sys/module/pcache/parameters/{param}"
 
 
 def fsync_cmd(dev):
     """A guest command line that sends dev a FLUSH: fsync() of the block
     device (closes every open kset)."""
-    return f"python3 -c \"import os; os.fsync(os.open('{dev}', os.O_RDONLY))\""
+    return f"python3 -S -c \"import os; os.fsync(os.open('{dev}', os.O_RDONLY))\""
 
 
 def flush_device(vm, dev):
@@ -138,10 +161,13 @@ def ctr_error(vm, table_args, sectors=2097152, name="bad"):
     return m.group(1)
 
 
-def pcache_check(vm, device):
-    """The tools' checker must find the cache on device clean (exit 0)."""
+def pcache_check(vm, device, after=()):
+    """The tools' checker must find the cache on device clean (exit 0).
+    after: guest commands to run first in the same guest command, their
+    failures ignored (a fixture's teardown: remove the devices, then check)."""
     assert PCACHE_CHECK.exists(), f"{PCACHE_CHECK} missing: run 'make' first"
-    r = vm.run(f"{PCACHE_CHECK} {device}", check=False, timeout=300)
+    r = vm.run("".join(f"{{ {cmd}; }} >/dev/null 2>&1; " for cmd in after) +
+               f"{PCACHE_CHECK} {device}", check=False, timeout=300)
     assert r.rc == 0, f"pcache_check {device} failed:\n{r.stdout}{r.stderr}"
 
 
@@ -156,16 +182,21 @@ def make_pattern(vm, seed, length):
 def pattern_cmd(seed, length):
     """The guest file of pattern <seed> and the command line making it."""
     path = f"/tmp/pat{seed}"
-    return path, (f"python3 -c \"import random,sys; r=random.Random({seed}); "
+    return path, (f"python3 -S -c \"import random,sys; r=random.Random({seed}); "
                   f"sys.stdout.buffer.write(r.randbytes({length}))\" > {path}")
 
 
 def write_pattern(vm, dev, offset, length, seed, oflag="direct"):
     """Write pattern <seed> of length bytes at byte offset (O_DIRECT, plus
     e.g. oflag='direct,dsync' for FUA writes)."""
+    vm.run(write_pattern_cmd(dev, offset, length, seed, oflag), timeout=300)
+
+
+def write_pattern_cmd(dev, offset, length, seed, oflag="direct"):
+    """write_pattern()'s guest command line, to chain with other steps."""
     path, cmd = pattern_cmd(seed, length)
-    vm.run(f"{cmd} && dd if={path} of={dev} bs=1M seek={offset} oflag={oflag},seek_bytes "
-           f"conv=notrunc status=none", timeout=300)
+    return (f"{cmd} && dd if={path} of={dev} bs=1M seek={offset} oflag={oflag},seek_bytes "
+            f"conv=notrunc status=none")
 
 
 def read_range(vm, dev, offset, length, dest):

@@ -98,7 +98,7 @@ def test_crash_points(vm, what, args, timeout):
     report = vm.share / "driver.json"
     if report.exists():
         report.unlink()
-    r = vm.run(f"/usr/bin/python3 {DRIVER} {args} --report {report}", timeout=timeout,
+    r = vm.run(f"/usr/bin/python3 -S {DRIVER} {args} --report {report}", timeout=timeout,
                check=False)
     assert report.exists(), f"the driver wrote no report:\n{r.stdout[-3000:]}{r.stderr[-3000:]}"
     result = json.loads(report.read_text())

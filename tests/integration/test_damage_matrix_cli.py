@@ -12,7 +12,7 @@ import struct
 import pytest
 
 from repair_helpers import data_cache, digest, in_ranges, kset_offset, logical_view, repair_json
-from tools_helpers import (CACHE_INFO_OFF, DIRTY_TAIL_OFF, KEY_TAIL_OFF, SB_OFF, check, image, read_at,
+from tools_helpers import (CACHE_INFO_OFF, DIRTY_TAIL_OFF, KEY_TAIL_OFF, SB_OFF, check, read_at,
                            reseal, run, seg_gen_offset_of, seg_info_offset_of, write_at)
 
 TIMEOUT = 60

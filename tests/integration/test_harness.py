@@ -117,7 +117,7 @@ def test_devdax_mode_gives_a_mappable_character_device(tmp_path_factory):
     assert machine.run("stat -c %F /dev/dax0.0").stdout.strip() == "character special file"
     marker = os.urandom(64)
     # device-dax supports mmap only (no read/write); msync is not needed.
-    machine.run("python3 -c \"import mmap, os, sys; fd = os.open('/dev/dax0.0', os.O_RDWR); "
+    machine.run("python3 -S -c \"import mmap, os, sys; fd = os.open('/dev/dax0.0', os.O_RDWR); "
                 "m = mmap.mmap(fd, 2 << 20, mmap.MAP_SHARED); "
                 "m[8192:8256] = sys.stdin.buffer.read(64)\"", input=marker)
     machine.shutdown()

@@ -95,14 +95,14 @@ def test_bad_arguments_give_one_line_and_change_nothing(vm):
     lvm(vm, f"lvcreate -q -y -L 64M -n busy {VG} /dev/vda")
     lvm(vm, f"lvcreate -q -y -an -L 64M -n small {VG} /dev/pmem0")
     lvm(vm, f"lvcreate -q -y -an -L 600M -n ondisk {VG} /dev/vda")
-    vm.run("python3 -c 'import time; f = open(\"/dev/vg/busy\", \"rb\"); time.sleep(3600)' "
+    vm.run("python3 -S -c 'import time; f = open(\"/dev/vg/busy\", \"rb\"); time.sleep(3600)' "
            ">/dev/null 2>&1 & sleep 1")
     metadata = vg_backup(vm, VG)
     tables = vm.run("dmsetup table | sort").stdout
     # One guest command for all of them (a guest command costs ~0.5 s).
     vm.run(f"cat > /tmp/bad_args.json <<'EOF'\n{json.dumps([a for a, _ in BAD_ARGUMENTS])}\nEOF")
     vm.run(f"cat > /tmp/run_all.py <<'EOF'\n{RUN_ALL}EOF")
-    results = json.loads(vm.run(f"python3 /tmp/run_all.py {LVPCACHE} /tmp/bad_args.json",
+    results = json.loads(vm.run(f"python3 -S /tmp/run_all.py {LVPCACHE} /tmp/bad_args.json",
                                 timeout=600).stdout)
     for (args, expected), r in zip(BAD_ARGUMENTS, results, strict=True):
         line = one_line_error(SimpleNamespace(**r))
@@ -163,7 +163,7 @@ def test_damaged_metadata_stops_activation_until_repair(vm, tmp_path):
     lvm(vm, f"lvchange -ay -K {VG}/data_pcvol")
     vm.run(f"{REPO}/build/bin/pcache_dump /dev/mapper/vg-data_pcvol > /tmp/dump.xml")
     vm.run(f"cat > /tmp/find_kset.py <<'EOF'\n{FIND_KSET}EOF")
-    kset = int(vm.run(f"python3 /tmp/find_kset.py /tmp/dump.xml {a}").stdout)
+    kset = int(vm.run(f"python3 -S /tmp/find_kset.py /tmp/dump.xml {a}").stdout)
     pe_start = int(vm.run("pvs --noheadings --units b --nosuffix -o pe_start /dev/pmem0").stdout)
     ranges = vm.run(f"lvs --noheadings -o seg_pe_ranges {VG}/data_pcvol").stdout.strip()
     first_pe = int(re.match(r"/dev/pmem0:(\d+)-", ranges).group(1))

@@ -6,14 +6,13 @@ lost range (text and --json); exit 0 only for a clean result without
 dirty data lost."""
 
 import json
-import os
 import re
 
 import pytest
 
 from repair_helpers import data_cache, digest, in_ranges, kset_offset, logical_view, repair_json
 from tools_helpers import (CACHE_INFO_OFF, KEY_TAIL_OFF, BIN, check, decompress_vector, flip, image,
-                           read_at, run, sha256, write_at)
+                           read_at, run)
 
 VERSION = re.search(r"project\(pcache VERSION ([0-9.]+)",
                     (BIN.parents[1] / "CMakeLists.txt").read_text()).group(1)

@@ -86,7 +86,7 @@ def round_trip(vm, dev):
     dev = create(vm, TABLE)
     make_pattern(vm, 51, 2 * MIB)
     make_pattern(vm, 52, 1 * MIB)
-    vm.run("python3 -c \"a = bytearray(open('/tmp/before', 'rb').read()); "
+    vm.run("python3 -S -c \"a = bytearray(open('/tmp/before', 'rb').read()); "
            f"a[{4 * MIB + 4096}:{6 * MIB + 4096}] = open('/tmp/pat51', 'rb').read(); "
            f"a[{60 * MIB - 512}:{61 * MIB - 512}] = open('/tmp/pat52', 'rb').read(); "
            "open('/tmp/expect', 'wb').write(a)\"")

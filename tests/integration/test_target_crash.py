@@ -8,7 +8,7 @@ import shlex
 import pytest
 
 from conftest import finish_vm, make_vm
-from pcache_target import (MIB, create, make_pattern, pcache_check, read_range,
+from pcache_target import (MIB, create, flush_device, make_pattern, pcache_check, read_range,
                            remove, set_kset_delay, status, write_pattern)
 
 PMEM = "/dev/pmem0"
@@ -62,12 +62,12 @@ def power_cut_and_reload(vm):
 
 def fsync(vm, dev):
     """A FLUSH: fsync() of the block device."""
-    vm.run(f"python3 -c \"import os; os.fsync(os.open('{dev}', os.O_RDONLY))\"")
+    flush_device(vm, dev)
 
 
 def check_blocks(vm, image, *ranges):
     vm.run(f"cat > /tmp/check_blocks.py <<'EOF'\n{CHECK_BLOCKS}\nEOF")
-    r = vm.run(f"python3 /tmp/check_blocks.py {image} " +
+    r = vm.run(f"python3 -S /tmp/check_blocks.py {image} " +
                " ".join(shlex.quote(spec) for spec in ranges),
                check=False, timeout=300)
     assert r.rc == 0, r.stdout

@@ -177,7 +177,7 @@ def test_backing_device_holds_a_prefix_at_every_flush(vm, delay_ms):
         # A pause of 2 s after every third FLUSH: writeback starts when the
         # cache is quiet (or full), so without pauses it would write
         # everything back in one pass at the end, and check one FLUSH.
-        vm.run(f"python3 -c \"import sys, time; sys.path.insert(0, '{WORKLOADS}'); "
+        vm.run(f"python3 -S -c \"import sys, time; sys.path.insert(0, '{WORKLOADS}'); "
                f"import crash_driver as d, json; d.DEV = '/dev/mapper/pc'; "
                f"ops = [tuple(o) for o in json.load(open('{spec}'))['ops']]; "
                "cuts = [i + 1 for i, o in enumerate(ops) if o[0] == 'F'][::3]; "
@@ -187,7 +187,7 @@ def test_backing_device_holds_a_prefix_at_every_flush(vm, delay_ms):
         wait_clean(vm)
         remove(vm)
         vm.run("dmsetup remove lw")
-        r = vm.run(f"python3 {LOGWRITES} /dev/mapper/lwlog {spec}", check=False, timeout=600)
+        r = vm.run(f"python3 -S {LOGWRITES} /dev/mapper/lwlog {spec}", check=False, timeout=600)
         assert r.rc == 0, r.stdout[-3000:] + r.stderr
         m = re.search(r"^(\d+) FLUSHes checked", r.stdout, re.M)
         assert m and int(m.group(1)) >= 2, r.stdout

@@ -21,8 +21,6 @@
   cache loads again once cache_info can be written.
 """
 
-import pytest
-
 from pcache_target import (MIB, create, file_sha, make_pattern, message, remove, set_param,
                            status_of, write_pattern)
 from tools_helpers import tool
@@ -56,7 +54,7 @@ def read4k(vm, dev, block, count, check=True):
 
 
 def sha_part(vm, path, skip, length):
-    return vm.run(f"python3 -c \"import hashlib; print(hashlib.sha256(open('{path}', 'rb')"
+    return vm.run(f"python3 -S -c \"import hashlib; print(hashlib.sha256(open('{path}', 'rb')"
                   f".read()[{skip}:{skip + length}]).hexdigest())\"").stdout.strip()
 
 
@@ -65,7 +63,7 @@ def corrupt_kset_crc(vm, index):
     (Buffered I/O on /dev/pmem0: its page cache is dropped first and synced
     after, since the target reads and writes the memory directly.)"""
     vm.run(f"blockdev --flushbufs {PMEM}")
-    vm.run("python3 - <<'EOF'\n"
+    vm.run("python3 -S - <<'EOF'\n"
            "import os\n"
            "import struct\n"
            f"f = open('{PMEM}', 'r+b')\n"
@@ -86,7 +84,7 @@ def corrupt_cached_block(vm, pattern, skip):
     """Find the 4 KiB block at byte skip of pattern file in pmem and flip one
     of its bytes; returns its pmem offset."""
     vm.run(f"blockdev --flushbufs {PMEM}")
-    return int(vm.run("python3 - <<'EOF'\n"
+    return int(vm.run("python3 -S - <<'EOF'\n"
                       "import os\n"
                       f"want = open('{pattern}', 'rb').read()[{skip}:{skip + K4}]\n"
                       f"f = open('{PMEM}', 'r+b')\n"

@@ -7,37 +7,24 @@ import struct
 import pytest
 
 from pcache_target import (CACHE_INFO_OFF, CACHE_INFO_STRIDE, MIB, REFMODEL,
-                           STATUS_FIELDS, create, ctr_error, make_pattern, message, pcache_check,
+                           STATUS_FIELDS, create, ctr_error, file_sha, flush_device,
+                           fresh_cache_cmd, make_pattern, message, pcache_check,
                            pcache_crc, read_range, read_sha, remove, set_kset_delay,
-                           set_param, status, status_of, wait_clean,
-                           file_sha, write_pattern)
+                           set_param, status, status_of, wait_clean, wipe_cache_cmd,
+                           write_pattern)
 
 PMEM = "/dev/pmem0"
 BACKING = "/dev/vda"
-
-
-def wipe_cache(vm):
-    """Zero the superblock: the next table formats a new cache."""
-    vm.run(f"dd if=/dev/zero of={PMEM} bs=4096 count=5 oflag=direct status=none")
-
-
-def zero_backing(vm, length=64 * MIB):
-    vm.run(f"dd if=/dev/zero of={BACKING} bs=1M count={length // MIB} oflag=direct "
-           "status=none")
 
 
 @pytest.fixture
 def cache(vm):
     """A freshly formatted cache (data_crc false) as /dev/mapper/pc over a
     zeroed start of the backing device.  Teardown removes the device and
-    checks the cache with pcache_check."""
-    vm.load_module()
-    wipe_cache(vm)
-    zero_backing(vm)
-    dev = create(vm, f"{PMEM} {BACKING}")
-    yield dev
-    vm.run("dmsetup remove pc 2>/dev/null || true")
-    pcache_check(vm, PMEM)
+    checks the cache with pcache_check.  One guest command each way."""
+    vm.run(f"{vm.load_module_cmd()} && {fresh_cache_cmd(PMEM, BACKING)}")
+    yield "/dev/mapper/pc"
+    pcache_check(vm, PMEM, after=["dmsetup remove pc"])
 
 
 def test_fresh_cache_status_and_table(vm, cache):
@@ -87,7 +74,7 @@ def test_writeback_puts_the_data_on_the_backing_device(vm, cache):
     st = wait_clean(vm)
     assert st["dirty_tail"] == st["key_head"] != "0:0"
     assert st["key_tail"] == "0:0"                          # gc 70: nothing collected
-    vm.run("python3 -c \"a = bytearray(open('/tmp/pat6', 'rb').read()); "
+    vm.run("python3 -S -c \"a = bytearray(open('/tmp/pat6', 'rb').read()); "
            f"a[{MIB + 4096}:{MIB + 8192}] = open('/tmp/pat7', 'rb').read(); "
            "open('/tmp/expect', 'wb').write(a)\"")
     expect = file_sha(vm, "/tmp/expect")
@@ -201,7 +188,7 @@ def test_partial_hits_split_at_extent_boundaries(vm, cache):
                f"count={length // 512} oflag=direct conv=notrunc status=none")
         script.append(f"a[{off}:{off + length}] = b[{off}:{off + length}]")
     script.append("open('/tmp/expect','wb').write(a)")
-    vm.run("python3 -c \"" + "; ".join(script) + "\"")
+    vm.run("python3 -S -c \"" + "; ".join(script) + "\"")
     # One 4 MiB read crosses hits and misses (dm resubmits the rest after
     # each cut); a second read is served with the fills in place.
     for _ in range(2):
@@ -215,7 +202,7 @@ def run_refmodel(vm, table_args, seed, ops, region=32 * MIB):
     make_pattern(vm, 100 + seed, region)
     vm.run(f"dd if=/tmp/pat{100 + seed} of={BACKING} bs=1M oflag=direct status=none")
     dev = create(vm, table_args)
-    return vm.run(f"python3 {REFMODEL} run {dev} /tmp/pat{100 + seed} {region} {seed} "
+    return vm.run(f"python3 -S {REFMODEL} run {dev} /tmp/pat{100 + seed} {region} {seed} "
                   f"{ops} /tmp/model{seed}", timeout=600)
 
 
@@ -225,7 +212,7 @@ def test_reference_model(vm, cache):
     assert r.stdout.startswith("ok:"), r.stdout
     remove(vm)
     create(vm, f"{PMEM} {BACKING}")
-    vm.run(f"python3 {REFMODEL} verify {cache} /tmp/model21", timeout=300)
+    vm.run(f"python3 -S {REFMODEL} verify {cache} /tmp/model21", timeout=300)
 
 
 @pytest.mark.parametrize("numjobs", [1, 2])
@@ -275,7 +262,7 @@ def test_gc_percent_message_is_persisted(vm, cache):
 
 def test_data_crc_true_cache(vm):
     vm.load_module()
-    wipe_cache(vm)
+    vm.run(wipe_cache_cmd(PMEM))
     dev = create(vm, f"{PMEM} {BACKING} 2 data_crc true")
     try:
         assert status(vm)[5] == "1183"        # DATA_CRC | INIT_DONE | gc 70
@@ -287,7 +274,7 @@ def test_data_crc_true_cache(vm):
         remove(vm)
         # Replay checks the CRC of every key's data.
         create(vm, f"{PMEM} {BACKING} 4 cache_mode writeback data_crc true")
-        vm.run(f"python3 {REFMODEL} verify {dev} /tmp/model22", timeout=300)
+        vm.run(f"python3 -S {REFMODEL} verify {dev} /tmp/model22", timeout=300)
         remove(vm)
         assert ctr_error(vm, f"{PMEM} {BACKING} 2 data_crc false") == \
             "data_crc option does not match the cache"
@@ -300,7 +287,7 @@ def test_data_crc_true_cache(vm):
 
 def pwrite(vm, dev, offset, length, flags=""):
     """One O_DIRECT write of exactly length bytes (a single bio)."""
-    vm.run(f"python3 -c \"import os, mmap; m = mmap.mmap(-1, {length}); "
+    vm.run(f"python3 -S -c \"import os, mmap; m = mmap.mmap(-1, {length}); "
            f"m[:] = os.urandom({length}); "
            f"fd = os.open('{dev}', os.O_WRONLY | os.O_DIRECT {flags}); "
            f"os.pwrite(fd, m, {offset})\"")
@@ -318,14 +305,14 @@ def test_ksets_close_on_timer_flush_and_fua(vm, cache):
         vm.run("sleep 2")
         assert status(vm)[6] == "0:64"       # no timer: still in memory
         # A FLUSH (fsync of the device) writes the open kset.
-        vm.run(f"python3 -c \"import os; os.fsync(os.open('{cache}', os.O_RDONLY))\"")
+        flush_device(vm, cache)
         assert status(vm)[6] == "0:128"
         # So does a FUA write, for the kset holding its key.
         pwrite(vm, cache, 2 * MIB, 4096, flags="| os.O_DSYNC")
         assert status(vm)[6] == "0:192"
         # And a kset that reaches 128 keys: 128 4 KiB writes in one 4 MiB
         # region, one more to open the next kset.
-        vm.run(f"python3 -c \"import os, mmap; m = mmap.mmap(-1, 4096); "
+        vm.run(f"python3 -S -c \"import os, mmap; m = mmap.mmap(-1, 4096); "
                f"fd = os.open('{cache}', os.O_WRONLY | os.O_DIRECT); "
                f"[os.pwrite(fd, m, 8 * 2**20 + i * 4096) for i in range(129)]\"")
         assert status(vm)[6] == f"0:{192 + 24 + 128 * 40}"
@@ -345,7 +332,7 @@ def test_key_log_chains_key_segments(vm, cache):
     vm.run(f"cd /tmp && fio --name=small --filename={cache} --rw=randwrite --bs=512 "
            "--size=16M --io_size=210M --norandommap --randseed=8 --ioengine=psync "
            "--direct=1", timeout=600)
-    vm.run(f"python3 -c \"import os; os.fsync(os.open('{cache}', os.O_RDONLY))\"")
+    flush_device(vm, cache)
     head = status(vm)[6]
     assert head.split(":")[0] != "0", head
     before = read_sha(vm, cache, 0, 16 * MIB)

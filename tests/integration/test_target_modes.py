@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from pcache_target import (MIB, create, file_sha, make_pattern, message, pcache_check,
-                           read_sha, remove, set_param, status_of, wait_clean,
+from pcache_target import (MIB, create, file_sha, fresh_cache_cmd, make_pattern, message,
+                           pcache_check, remove, set_param, set_param_cmd, status_of,
                            write_pattern)
 
 PMEM = "/dev/pmem0"
@@ -22,22 +22,14 @@ DEV = "/dev/mapper/pc"
 K4 = 4096
 
 
-def wipe(vm):
-    vm.run(f"dd if=/dev/zero of={PMEM} bs=4096 count=5 oflag=direct status=none")
-    vm.run(f"dd if=/dev/zero of={BACKING} bs=1M count=64 oflag=direct status=none")
-
-
 @pytest.fixture
 def cache(vm):
-    vm.load_module()
-    set_param(vm, "writeback_hold", 0)
-    wipe(vm)
-    create(vm, f"{PMEM} {BACKING}")
+    # One guest command each way (each costs a few tenths of a second).
+    vm.run(" && ".join([vm.load_module_cmd(), set_param_cmd("writeback_hold", 0),
+                        fresh_cache_cmd(PMEM, BACKING)]))
     yield DEV
-    set_param(vm, "writeback_hold", 0)
-    vm.run("dmsetup remove pc 2>/dev/null || true")
-    vm.run("dmsetup remove other 2>/dev/null || true")
-    pcache_check(vm, PMEM)
+    pcache_check(vm, PMEM, after=[set_param_cmd("writeback_hold", 0),
+                                  "dmsetup remove pc", "dmsetup remove other"])
 
 
 def counters(vm):
@@ -62,7 +54,7 @@ def read4k(vm, dev, first_block, count):
 
 def sha_of(vm, path, skip=0, length=None):
     length = "" if length is None else f"[:{length}]"
-    return vm.run(f"python3 -c \"import hashlib; d = open('{path}', 'rb').read()[{skip}:]"
+    return vm.run(f"python3 -S -c \"import hashlib; d = open('{path}', 'rb').read()[{skip}:]"
                   f"{length}; print(hashlib.sha256(d).hexdigest())\"").stdout.strip()
 
 

@@ -16,8 +16,8 @@ import pytest
 
 from conftest import finish_vm, make_vm
 from pcache_target import (CACHE_INFO_OFF, GIB, KSET_MAGIC, MIB, SB_OFF,
-                           SEG_DATA_OFF, create, ctr_error, pcache_check,
-                           remove, seal, seg_off, status, write_pattern)
+                           SEG_DATA_OFF, create, create_cmd, ctr_error, pcache_check,
+                           remove, seal, seg_off, status, wipe_cache_cmd, write_pattern_cmd)
 
 SLICE = 580 * MIB
 SLICES = 7
@@ -25,10 +25,8 @@ BACKING = "/dev/vda"
 
 
 def make_slices(vm):
-    for i in range(SLICES):
-        vm.run(f"dmsetup create s{i} --table '0 {SLICE // 512} linear /dev/pmem0 "
-               f"{i * SLICE // 512}'")
-    vm.run("dmsetup mknodes")
+    vm.run(" && ".join(f"dmsetup create s{i} --table '0 {SLICE // 512} linear /dev/pmem0 "
+                       f"{i * SLICE // 512}'" for i in range(SLICES)) + " && dmsetup mknodes")
 
 
 def corrupt_magic(vm, base):
@@ -108,13 +106,15 @@ def vm(tmp_path_factory):
     assert machine.pmem_device_size >= SLICES * SLICE
     machine.load_module()
     make_slices(machine)
-    # A real cache with data on every slice, then a clean shutdown.
+    # A real cache with data on every slice, then a clean shutdown; one
+    # guest command per slice (each costs a few tenths of a second).
     for i in range(SLICES):
-        machine.run(f"dd if=/dev/zero of=/dev/mapper/s{i} bs=4096 count=5 "
-                    "oflag=direct status=none")
-        dev = create(machine, f"/dev/mapper/s{i} {BACKING}")
-        write_pattern(machine, dev, i * MIB, 256 * 1024, seed=i, oflag="direct,dsync")
-        remove(machine)
+        machine.run(" && ".join([
+            wipe_cache_cmd(f"/dev/mapper/s{i}"),
+            create_cmd(f"/dev/mapper/s{i} {BACKING}"),
+            write_pattern_cmd("/dev/mapper/pc", i * MIB, 256 * 1024, seed=i,
+                              oflag="direct,dsync"),
+            "dmsetup remove pc"]), timeout=300)
         pcache_check(machine, f"/dev/mapper/s{i}")
     # Writeback may have copied the patterns to the backing device: zero
     # it, so a stale key shows as zeros.

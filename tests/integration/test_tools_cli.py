@@ -4,7 +4,6 @@ pcache_restore: every bad input is one line naming the problem, exit 1
 bare x.y.z; -h goes to stdout; --clear-needs-check-flag only after a full
 check."""
 
-import hashlib
 import json
 import os
 import re
@@ -14,7 +13,7 @@ import subprocess
 
 import pytest
 
-from tools_helpers import (BIN, CACHE_INFO_OFF, MIN_DEVICE, SB_OFF, CacheXml, check, dump, flip, image,
+from tools_helpers import (BIN, CACHE_INFO_OFF, SB_OFF, CacheXml, check, dump, flip, image,
                            read_at, restored, run, sequential_keys, sha256, tool, write_at)
 
 TOOLS = ["pcache_check", "pcache_dump", "pcache_restore"]

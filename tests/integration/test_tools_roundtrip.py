@@ -3,8 +3,6 @@ restored image checks clean, for every shape of cache the issue lists."""
 
 import json
 
-import pytest
-
 from tools_helpers import (MIN_DEVICE, SEG_DATA_SIZE, CacheXml, check, crc32c, data_offset, dump,
                            image, read_at, restored, run, sequential_keys, write_at)
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from repair_helpers import ORIGIN_SIZE, data_cache, digest, kset_offset, logical_view
+from repair_helpers import data_cache, digest, kset_offset, logical_view
 from tools_helpers import (MIB, CacheXml, check, decompress_vector, flip, image, read_at, restored, run,
                            sequential_keys, tool)
 

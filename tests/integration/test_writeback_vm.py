@@ -13,8 +13,6 @@ parameter), so the data written stays dirty in the cache: the rescue case.
 
 import json
 
-import pytest
-
 from pcache_target import MIB, create, remove, set_param
 from tools_helpers import tool
 
@@ -75,7 +73,7 @@ def test_a_repaired_cache_loads_in_the_kernel(vm):
     set_param(vm, "writeback_hold", 0)
     # The middle kset of the log in segment 0 (physical 0): a byte of its
     # first key's data CRC field.  The log goes on after it.
-    vm.run("python3 - <<'EOF'\n"
+    vm.run("python3 -S - <<'EOF'\n"
            "import struct\n"
            f"f = open('{PMEM}', 'r+b')\n"
            "base = 20480 + 12288\n"
@@ -101,7 +99,7 @@ def test_a_repaired_cache_loads_in_the_kernel(vm):
     snapshot(vm, dev, "/tmp/after")
     remove(vm)
     lost = [(l["begin"], l["end"]) for l in rep["lost"]]
-    changed = vm.run("python3 -c \"a = open('/tmp/before', 'rb').read(); b = open('/tmp/after', 'rb').read(); "
+    changed = vm.run("python3 -S -c \"a = open('/tmp/before', 'rb').read(); b = open('/tmp/after', 'rb').read(); "
                      "print(' '.join(str(i * 4096) for i in range(len(a) // 4096) "
                      "if a[i * 4096:(i + 1) * 4096] != b[i * 4096:(i + 1) * 4096]))\"").stdout.split()
     outside = [int(o) for o in changed if not any(b <= int(o) < e for b, e in lost)]

@@ -8,7 +8,6 @@ restored from it looks like one the kernel wrote.
 """
 
 import hashlib
-import os
 import struct
 import subprocess
 from pathlib import Path
@@ -178,7 +177,7 @@ class CacheXml:
         out.append("  <segments>")
         for s in range(self.n_segs):
             out.append(f'    <segment id="{s}" phys="{s}">')
-            out.append(f'      <seg_info slot="0" seq="1" has_next="false" type="1" next="0"/>')
+            out.append('      <seg_info slot="0" seq="1" has_next="false" type="1" next="0"/>')
             if s + 1 < self.n_segs:
                 out.append(f'      <seg_info slot="1" seq="2" has_next="true" type="1" next="{s + 1}"/>')
             slot, seq, gen = self.gens.get(s, (0, 1, 0))
