@@ -7,8 +7,9 @@ its PVH entry point (CONFIG_PVH, an ELF note the kernel carries), which
 starts the very same kernel code without the decompression stage.
 
 Writes the ELF to OUTPUT (unless it is newer than the image already).  A
-kernel whose payload is not XZ, or whose ELF has no PVH note, cannot be booted that way: then OUTPUT is removed
-and the harness boots /boot/vmlinuz as before (a note says so).
+kernel whose payload is not XZ, or whose ELF has no PVH note, cannot be
+booted that way: then OUTPUT is removed and the harness boots /boot/vmlinuz
+as before (a note says so).
 """
 
 import lzma

@@ -123,6 +123,7 @@ def set_param(vm, param, value):
 
 
 def set_param_cmd(param, value):
+    """set_param()'s guest command line, to chain with other steps."""
     return f"echo {value} > /sys/module/pcache/parameters/{param}"
 
 
